@@ -1,0 +1,214 @@
+#include "protocol/client_frame.hpp"
+
+#include <cstdint>
+#include <limits>
+
+#include <nlohmann/json.hpp>
+
+#include "protocol/json_parse.hpp"
+
+namespace parley {
+
+namespace {
+
+using json = nlohmann::json;
+
+constexpr uint64_t max_seq = static_cast<uint64_t>(std::numeric_limits<int64_t>::max());
+
+/// What an error frame can say about the frame it refuses (DESIGN.md "Server -> client").
+struct error_context {
+  std::optional<std::string> ref_id;
+  std::optional<channel_id> channel;
+};
+
+frame_error fail(error_code code, std::string message, const error_context& ctx = {}) {
+  return frame_error{code, std::move(message), ctx.ref_id, ctx.channel};
+}
+
+/// The non-negative integer in `j` if it is a JSON integer in 0 ... 2^63-1 (seqs are BIGINT).
+std::optional<uint64_t> as_seq(const json& j) {
+  if (j.is_number_unsigned()) {
+    auto v = j.get<uint64_t>();
+    if (v <= max_seq)
+      return v;
+    return std::nullopt;
+  }
+  if (j.is_number_integer()) {
+    auto v = j.get<int64_t>();
+    if (v >= 0)
+      return static_cast<uint64_t>(v);
+  }
+  return std::nullopt;
+}
+
+/// The channel named by a string field `channel_id`, if present and canonical.
+std::optional<channel_id> channel_field(const json& obj) {
+  auto it = obj.find("channel_id");
+  if (it == obj.end() || !it->is_string())
+    return std::nullopt;
+  return channel_id::parse(it->get_ref<const std::string&>());
+}
+
+const char* const bad_channel_message = "channel_id must be a channel id like C42";
+
+parse_result parse_hello(const json& obj) {
+  hello_frame f;
+  auto it = obj.find("last_seq_map");
+  // An absent map is an empty one: a first-time client has nothing to catch up on.
+  if (it == obj.end())
+    return client_frame{std::move(f)};
+  if (!it->is_object())
+    return fail(error_code::bad_request, "last_seq_map must be an object");
+  // DESIGN.md "Edge rules": bad entries are ignored, not fatal.
+  for (auto entry = it->begin(); entry != it->end(); ++entry) {
+    auto channel = channel_id::parse(entry.key());
+    auto seq = as_seq(entry.value());
+    if (channel && seq)
+      f.last_seq_map.emplace_back(*channel, *seq);
+  }
+  return client_frame{std::move(f)};
+}
+
+parse_result parse_send(const json& obj) {
+  // The error frame names the client_msg_id and channel whenever they are valid, so the
+  // client can match a refusal to its pending send whichever field was wrong.
+  error_context ctx;
+  auto id_it = obj.find("client_msg_id");
+  bool id_ok = id_it != obj.end() && id_it->is_string()
+               && valid_client_msg_id(id_it->get_ref<const std::string&>());
+  if (id_ok)
+    ctx.ref_id = id_it->get<std::string>();
+  auto channel = channel_field(obj);
+  ctx.channel = channel;
+
+  // DESIGN.md "Edge rules": frame shape is checked as channel_id, text, client_msg_id.
+  if (!channel)
+    return fail(error_code::bad_request, bad_channel_message, ctx);
+  auto text_it = obj.find("text");
+  if (text_it == obj.end() || !text_it->is_string())
+    return fail(error_code::bad_request, "text must be a string", ctx);
+  const auto& text = text_it->get_ref<const std::string&>();
+  // The parser has already checked the text is valid UTF-8; size() counts its bytes.
+  if (text.empty())
+    return fail(error_code::bad_request, "text must be 1 to 4000 bytes", ctx);
+  if (text.size() > max_text_bytes)
+    return fail(error_code::msg_too_long, "text must be 1 to 4000 bytes", ctx);
+  if (!id_ok)
+    return fail(error_code::bad_request,
+                "client_msg_id must be 1 to 64 characters of A-Z, a-z, 0-9, _ or -", ctx);
+  return client_frame{send_frame{*channel, text, *ctx.ref_id}};
+}
+
+parse_result parse_backfill(const json& obj) {
+  backfill_frame f;
+  auto channel = channel_field(obj);
+  if (!channel)
+    return fail(error_code::bad_request, bad_channel_message);
+  error_context ctx;
+  ctx.channel = channel;
+  f.channel = *channel;
+  if (auto it = obj.find("after_seq"); it != obj.end()) {
+    auto seq = as_seq(*it);
+    if (!seq)
+      return fail(error_code::bad_request, "after_seq must be an integer from 0 to 2^63-1", ctx);
+    f.after_seq = *seq;
+  }
+  if (auto it = obj.find("limit"); it != obj.end()) {
+    // DESIGN.md "Rules": limit is clamped to 1 ... 100; only a non-integer is refused.
+    if (it->is_number_unsigned()) {
+      auto v = it->get<uint64_t>();
+      f.limit = static_cast<uint32_t>(v < 1 ? 1 : (v > max_backfill_limit ? max_backfill_limit : v));
+    } else if (it->is_number_integer()) {
+      auto v = it->get<int64_t>();
+      f.limit = static_cast<uint32_t>(v < 1 ? 1 : (v > max_backfill_limit ? max_backfill_limit : v));
+    } else {
+      return fail(error_code::bad_request, "limit must be an integer", ctx);
+    }
+  }
+  return client_frame{f};
+}
+
+parse_result parse_presence_set(const json& obj) {
+  auto it = obj.find("status");
+  if (it != obj.end() && it->is_string()) {
+    const auto& s = it->get_ref<const std::string&>();
+    // "offline" is not something a client can set: it follows from closing connections.
+    if (s == "online")
+      return client_frame{presence_set_frame{presence_status::online}};
+    if (s == "away")
+      return client_frame{presence_set_frame{presence_status::away}};
+  }
+  return fail(error_code::bad_request, "status must be \"online\" or \"away\"");
+}
+
+parse_result parse_presence_get(const json& obj) {
+  auto channel = channel_field(obj);
+  if (!channel)
+    return fail(error_code::bad_request, bad_channel_message);
+  return client_frame{presence_get_frame{*channel}};
+}
+
+parse_result parse_ping(const json& obj) {
+  ping_frame f;
+  if (auto it = obj.find("ts"); it != obj.end())
+    f.ts_json = it->dump(-1, ' ', false, json::error_handler_t::replace);
+  return client_frame{std::move(f)};
+}
+
+parse_result parse_object(const json& obj) {
+  auto type_it = obj.find("type");
+  if (type_it == obj.end() || !type_it->is_string())
+    return fail(error_code::bad_request, "type must be a string");
+  const auto& type = type_it->get_ref<const std::string&>();
+  if (type == "message.send")
+    return parse_send(obj);
+  if (type == "ping")
+    return parse_ping(obj);
+  if (type == "backfill")
+    return parse_backfill(obj);
+  if (type == "hello")
+    return parse_hello(obj);
+  if (type == "presence.set")
+    return parse_presence_set(obj);
+  if (type == "presence.get")
+    return parse_presence_get(obj);
+  return fail(error_code::bad_request, "type is not a known frame type");
+}
+
+} // namespace
+
+bool valid_client_msg_id(std::string_view id) {
+  if (id.empty() || id.size() > max_client_msg_id)
+    return false;
+  for (char c : id) {
+    bool ok = (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9')
+              || c == '_' || c == '-';
+    if (!ok)
+      return false;
+  }
+  return true;
+}
+
+parse_result parse_client_frame(std::string_view text) {
+  try {
+    bool too_deep = false;
+    auto j = parse_json_limited(text, &too_deep);
+    if (!j) {
+      if (too_deep)
+        return fail(error_code::bad_request, "frame must not nest deeper than 32 levels");
+      return fail(error_code::bad_request, "frame must be valid JSON");
+    }
+    if (!j->is_object())
+      return fail(error_code::bad_request, "frame must be a JSON object");
+    return parse_object(*j);
+  } catch (...) {
+    // Untrusted input never escapes as an exception (STYLE.md "Errors").
+    try {
+      return fail(error_code::bad_request, "frame could not be parsed");
+    } catch (...) {
+      return frame_error{};
+    }
+  }
+}
+
+} // namespace parley
