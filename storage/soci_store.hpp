@@ -1,0 +1,95 @@
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include <caf/expected.hpp>
+
+#include "storage/membership_store.hpp"
+#include "storage/message_log.hpp"
+
+// SOCI stays out of this header: only storage/*.cpp include vendor headers.
+namespace soci {
+class session;
+} // namespace soci
+
+namespace parley::storage {
+
+/// How hard a commit waits for the disk (DESIGN.md "Durability", `storage.sync`).
+enum class sync_mode {
+  normal, // survives a process crash (kill -9); WAL with synchronous=NORMAL
+  full,   // also survives power loss: fsync per group commit; synchronous=FULL
+};
+
+struct sql_dialect;
+
+/// The message log and membership store on one SQL database through SOCI.
+/// Owns one SOCI session, so it is NOT thread-safe: use one instance per thread. Several
+/// instances may share one database (on SQLite: one writer at a time, any number of readers).
+/// No method throws: every driver failure comes back as a `caf::error` of `errc`.
+class soci_store final : public message_log, public membership_store {
+public:
+  ~soci_store() override;
+
+  soci_store(const soci_store&) = delete;
+  soci_store& operator=(const soci_store&) = delete;
+
+  // -- message_log ----------------------------------------------------------
+
+  caf::expected<std::vector<append_outcome>>
+  append(const std::vector<chat_message>& batch) override;
+
+  caf::expected<std::optional<chat_message>>
+  find_sent(workspace_id workspace, user_id user, const std::string& client_msg_id) override;
+
+  caf::expected<uint64_t> latest_seq(workspace_id workspace, channel_id channel) override;
+
+  caf::expected<std::vector<chat_message>> read_after(workspace_id workspace, channel_id channel,
+                                                      uint64_t after_seq,
+                                                      uint32_t limit) override;
+
+  // -- membership_store -----------------------------------------------------
+
+  caf::expected<std::optional<channel_info>> find_channel(channel_id channel) override;
+
+  caf::expected<channel_id> create_channel(workspace_id workspace, const std::string& name,
+                                           const std::vector<user_id>& members) override;
+
+  caf::expected<channel_id> open_dm(workspace_id workspace, user_id a, user_id b,
+                                    bool& created) override;
+
+  caf::expected<std::vector<user_id>> members(workspace_id workspace,
+                                              channel_id channel) override;
+
+  caf::expected<bool> add_member(workspace_id workspace, channel_id channel,
+                                 user_id user) override;
+
+  caf::expected<bool> remove_member(workspace_id workspace, channel_id channel,
+                                    user_id user) override;
+
+  caf::expected<std::vector<channel_id>> channels_of(workspace_id workspace,
+                                                     user_id user) override;
+
+private:
+  friend caf::expected<std::unique_ptr<soci_store>>
+  open_soci_store(const std::string& connection, sync_mode mode);
+
+  soci_store(std::unique_ptr<soci::session> sql, const sql_dialect& dialect);
+
+  std::optional<chat_message> select_sent(long long workspace, long long user,
+                                          const std::string& client_msg_id);
+
+  std::unique_ptr<soci::session> sql_;
+  const sql_dialect& dialect_;
+};
+
+/// Opens a store from a SOCI connection string such as "sqlite3://db=/path/parley.db",
+/// applies the backend's durability settings for `mode` and creates the schema if missing.
+/// Fails with `errc::invalid` for a malformed string or a backend not linked into this build.
+caf::expected<std::unique_ptr<soci_store>> open_soci_store(const std::string& connection,
+                                                           sync_mode mode);
+
+} // namespace parley::storage

@@ -1,0 +1,178 @@
+#include <vector>
+
+#include "tests/storage/sqlite_fixture.hpp"
+
+using namespace parley;
+using namespace parley::storage;
+using namespace parley::storage::test;
+
+namespace {
+
+const workspace_id w1{1};
+const workspace_id w2{2};
+
+std::vector<user_id> users(std::initializer_list<uint64_t> ids) {
+  std::vector<user_id> result;
+  for (auto id : ids)
+    result.emplace_back(id);
+  return result;
+}
+
+std::vector<channel_id> channels(std::initializer_list<uint64_t> ids) {
+  std::vector<channel_id> result;
+  for (auto id : ids)
+    result.emplace_back(id);
+  return result;
+}
+
+} // namespace
+
+TEST_CASE("create_channel allocates ids from 1 and stores its initial members",
+          "[storage][sqlite]") {
+  sqlite_fixture db;
+  auto store = db.open();
+  auto general = store->create_channel(w1, "general", users({9, 7, 8, 7}));
+  REQUIRE(general);
+  CHECK(general->value == 1);
+  auto random = store->create_channel(w2, "random", users({7}));
+  REQUIRE(random);
+  CHECK(random->value == 2); // ids are unique across workspaces
+  auto members = store->members(w1, *general);
+  REQUIRE(members);
+  CHECK(*members == users({7, 8, 9}));
+  auto info = store->find_channel(*general);
+  REQUIRE(info);
+  REQUIRE(info->has_value());
+  CHECK((*info)->id == *general);
+  CHECK((*info)->workspace == w1);
+  CHECK((*info)->name == "general");
+  CHECK_FALSE((*info)->is_dm);
+}
+
+TEST_CASE("find_channel of an unknown id returns nothing", "[storage][sqlite]") {
+  sqlite_fixture db;
+  auto store = db.open();
+  auto info = store->find_channel(channel_id{42});
+  REQUIRE(info);
+  CHECK_FALSE(info->has_value());
+}
+
+TEST_CASE("channel ids are never reused after a reopen", "[storage][sqlite]") {
+  sqlite_fixture db;
+  {
+    auto store = db.open();
+    REQUIRE(store->create_channel(w1, "a", {}));
+    REQUIRE(store->create_channel(w1, "b", {}));
+  }
+  db.exec_raw("DELETE FROM channels WHERE channel_id = 2");
+  auto store = db.open();
+  auto next = store->create_channel(w1, "c", {});
+  REQUIRE(next);
+  CHECK(next->value == 3);
+}
+
+TEST_CASE("open_dm returns the same channel for either order of the pair",
+          "[storage][sqlite]") {
+  sqlite_fixture db;
+  auto store = db.open();
+  bool created = false;
+  auto first = store->open_dm(w1, user_id{7}, user_id{3}, created);
+  REQUIRE(first);
+  CHECK(created);
+  auto again = store->open_dm(w1, user_id{3}, user_id{7}, created);
+  REQUIRE(again);
+  CHECK_FALSE(created);
+  CHECK(*again == *first);
+  auto other_store = db.open();
+  auto from_elsewhere = other_store->open_dm(w1, user_id{7}, user_id{3}, created);
+  REQUIRE(from_elsewhere);
+  CHECK_FALSE(created);
+  CHECK(*from_elsewhere == *first);
+  auto members = store->members(w1, *first);
+  REQUIRE(members);
+  CHECK(*members == users({3, 7}));
+  auto info = store->find_channel(*first);
+  REQUIRE(info);
+  REQUIRE(info->has_value());
+  CHECK((*info)->is_dm);
+  CHECK((*info)->name.empty());
+  CHECK((*info)->workspace == w1);
+}
+
+TEST_CASE("open_dm keeps pairs of different workspaces apart", "[storage][sqlite]") {
+  sqlite_fixture db;
+  auto store = db.open();
+  bool created = false;
+  auto in_w1 = store->open_dm(w1, user_id{1}, user_id{2}, created);
+  REQUIRE(in_w1);
+  auto in_w2 = store->open_dm(w2, user_id{1}, user_id{2}, created);
+  REQUIRE(in_w2);
+  CHECK(created);
+  CHECK(*in_w1 != *in_w2);
+}
+
+TEST_CASE("open_dm with oneself is invalid", "[storage][sqlite]") {
+  sqlite_fixture db;
+  auto store = db.open();
+  bool created = true;
+  auto dm = store->open_dm(w1, user_id{7}, user_id{7}, created);
+  REQUIRE_FALSE(dm);
+  CHECK(storage_code(dm.error()) == static_cast<uint8_t>(errc::invalid));
+  CHECK_FALSE(created);
+}
+
+TEST_CASE("adding a member twice is a no-op", "[storage][sqlite]") {
+  sqlite_fixture db;
+  auto store = db.open();
+  auto c = store->create_channel(w1, "general", users({1}));
+  REQUIRE(c);
+  auto added = store->add_member(w1, *c, user_id{2});
+  REQUIRE(added);
+  CHECK(*added);
+  auto again = store->add_member(w1, *c, user_id{2});
+  REQUIRE(again);
+  CHECK_FALSE(*again);
+  CHECK(*store->members(w1, *c) == users({1, 2}));
+}
+
+TEST_CASE("removing a member reports whether it was one", "[storage][sqlite]") {
+  sqlite_fixture db;
+  auto store = db.open();
+  auto c = store->create_channel(w1, "general", users({1, 2}));
+  REQUIRE(c);
+  auto stranger = store->remove_member(w1, *c, user_id{3});
+  REQUIRE(stranger);
+  CHECK_FALSE(*stranger);
+  auto other_workspace = store->remove_member(w2, *c, user_id{1});
+  REQUIRE(other_workspace);
+  CHECK_FALSE(*other_workspace);
+  auto removed = store->remove_member(w1, *c, user_id{1});
+  REQUIRE(removed);
+  CHECK(*removed);
+  auto twice = store->remove_member(w1, *c, user_id{1});
+  REQUIRE(twice);
+  CHECK_FALSE(*twice);
+  CHECK(*store->members(w1, *c) == users({2}));
+}
+
+TEST_CASE("channels_of lists a user's channels ascending within its workspace",
+          "[storage][sqlite]") {
+  sqlite_fixture db;
+  auto store = db.open();
+  REQUIRE(store->create_channel(w1, "one", users({7})));      // C1
+  REQUIRE(store->create_channel(w1, "two", users({8})));      // C2
+  REQUIRE(store->create_channel(w2, "elsewhere", users({7}))); // C3: another user 7
+  REQUIRE(store->create_channel(w1, "four", users({7, 8})));  // C4
+  bool created = false;
+  REQUIRE(store->open_dm(w1, user_id{8}, user_id{7}, created)); // C5
+  REQUIRE(store->add_member(w1, channel_id{2}, user_id{7}));
+  auto mine = store->channels_of(w1, user_id{7});
+  REQUIRE(mine);
+  CHECK(*mine == channels({1, 2, 4, 5}));
+  REQUIRE(store->remove_member(w1, channel_id{4}, user_id{7}));
+  CHECK(*store->channels_of(w1, user_id{7}) == channels({1, 2, 5}));
+  CHECK(*store->channels_of(w2, user_id{7}) == channels({3}));
+  auto nobody = store->channels_of(w1, user_id{99});
+  REQUIRE(nobody);
+  CHECK(nobody->empty());
+}

@@ -1,0 +1,374 @@
+#include <atomic>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "tests/storage/sqlite_fixture.hpp"
+
+using namespace parley;
+using namespace parley::storage;
+using namespace parley::storage::test;
+
+namespace {
+
+std::vector<append_status> statuses(const std::vector<append_outcome>& outcomes) {
+  std::vector<append_status> result;
+  for (auto& o : outcomes)
+    result.push_back(o.status);
+  return result;
+}
+
+const workspace_id w1{1};
+const workspace_id w2{2};
+const channel_id c1{1};
+const channel_id c2{2};
+const user_id u7{7};
+
+} // namespace
+
+TEST_CASE("opening a store twice on one file keeps the schema and its rows",
+          "[storage][sqlite]") {
+  sqlite_fixture db;
+  {
+    auto store = db.open();
+    REQUIRE(store->append({msg(1, 1, 1, 7, "a")}));
+  }
+  auto first = db.open();
+  auto second = db.open(); // schema creation again, while another store is open
+  auto latest = second->latest_seq(w1, c1);
+  REQUIRE(latest);
+  CHECK(*latest == 1);
+}
+
+TEST_CASE("append stores every row of a batch and latest_seq follows the highest seq",
+          "[storage][sqlite]") {
+  sqlite_fixture db;
+  auto store = db.open();
+  auto empty = store->latest_seq(w1, c1);
+  REQUIRE(empty);
+  CHECK(*empty == 0);
+  std::vector<chat_message> batch{msg(1, 1, 1, 7, "a"), msg(1, 1, 2, 8, "b"),
+                                  msg(1, 2, 1, 7, "c"), msg(1, 1, 3, 7, "d")};
+  auto outcomes = store->append(batch);
+  REQUIRE(outcomes);
+  CHECK(statuses(*outcomes) == std::vector<append_status>(4, append_status::stored));
+  CHECK(*store->latest_seq(w1, c1) == 3);
+  CHECK(*store->latest_seq(w1, c2) == 1);
+  auto rows = store->read_after(w1, c1, 0, 100);
+  REQUIRE(rows);
+  REQUIRE(rows->size() == 3);
+  CHECK(same_row((*rows)[0], batch[0]));
+  CHECK(same_row((*rows)[1], batch[1]));
+  CHECK(same_row((*rows)[2], batch[3]));
+}
+
+TEST_CASE("an empty batch appends nothing and succeeds", "[storage][sqlite]") {
+  sqlite_fixture db;
+  auto store = db.open();
+  auto outcomes = store->append({});
+  REQUIRE(outcomes);
+  CHECK(outcomes->empty());
+}
+
+TEST_CASE("a retried client_msg_id returns the original row, even from another channel",
+          "[storage][sqlite]") {
+  sqlite_fixture db;
+  auto store = db.open();
+  auto original = msg(1, 1, 1, 7, "retry-me", "first text");
+  REQUIRE(store->append({original}));
+  // The retry carries a new seq, channel and text: the key is (workspace, user, client_msg_id).
+  auto outcomes = store->append({msg(1, 1, 2, 7, "retry-me", "other text"),
+                                 msg(1, 2, 1, 7, "retry-me", "third text")});
+  REQUIRE(outcomes);
+  REQUIRE(outcomes->size() == 2);
+  for (auto& outcome : *outcomes) {
+    CHECK(outcome.status == append_status::duplicate);
+    CHECK(same_row(outcome.original, original));
+  }
+  CHECK(*store->latest_seq(w1, c1) == 1);
+  CHECK(*store->latest_seq(w1, c2) == 0);
+  auto found = store->find_sent(w1, u7, "retry-me");
+  REQUIRE(found);
+  REQUIRE(found->has_value());
+  CHECK(same_row(**found, original));
+}
+
+TEST_CASE("a duplicate within one batch is reported against the earlier row of the batch",
+          "[storage][sqlite]") {
+  sqlite_fixture db;
+  auto store = db.open();
+  auto outcomes = store->append(
+    {msg(1, 1, 1, 7, "x"), msg(1, 1, 2, 7, "x"), msg(1, 1, 3, 8, "x"), msg(1, 1, 4, 7, "y")});
+  REQUIRE(outcomes);
+  CHECK(statuses(*outcomes)
+        == std::vector<append_status>{append_status::stored, append_status::duplicate,
+                                      append_status::stored, append_status::stored});
+  CHECK((*outcomes)[1].original.seq == 1);
+  CHECK(same_row((*outcomes)[1].original, msg(1, 1, 1, 7, "x")));
+}
+
+TEST_CASE("the same client_msg_id from different users is not a duplicate",
+          "[storage][sqlite]") {
+  sqlite_fixture db;
+  auto store = db.open();
+  auto outcomes = store->append({msg(1, 1, 1, 7, "same"), msg(1, 1, 2, 8, "same")});
+  REQUIRE(outcomes);
+  CHECK(statuses(*outcomes) == std::vector<append_status>(2, append_status::stored));
+}
+
+TEST_CASE("messages without a client_msg_id are never deduplicated", "[storage][sqlite]") {
+  sqlite_fixture db;
+  auto store = db.open();
+  auto outcomes = store->append({msg(1, 1, 1, 7, ""), msg(1, 1, 2, 7, "")});
+  REQUIRE(outcomes);
+  CHECK(statuses(*outcomes) == std::vector<append_status>(2, append_status::stored));
+  auto found = store->find_sent(w1, u7, "");
+  REQUIRE(found);
+  CHECK_FALSE(found->has_value());
+  auto rows = store->read_after(w1, c1, 0, 10);
+  REQUIRE(rows);
+  REQUIRE(rows->size() == 2);
+  CHECK((*rows)[0].client_msg_id.empty());
+}
+
+TEST_CASE("a second writer appending an existing seq is fenced with seq_taken",
+          "[storage][sqlite]") {
+  sqlite_fixture db;
+  auto owner = db.open();
+  auto stale = db.open();
+  REQUIRE(owner->append({msg(1, 1, 1, 7, "a"), msg(1, 1, 2, 7, "b"), msg(1, 1, 3, 7, "c")}));
+  auto outcomes = stale->append({msg(1, 1, 3, 8, "stale"), msg(1, 1, 4, 8, "next")});
+  REQUIRE(outcomes);
+  CHECK(statuses(*outcomes)
+        == std::vector<append_status>{append_status::seq_taken, append_status::stored});
+  auto rows = owner->read_after(w1, c1, 2, 10);
+  REQUIRE(rows);
+  REQUIRE(rows->size() == 2);
+  CHECK((*rows)[0].client_msg_id == "c"); // the first writer's row is untouched
+  CHECK((*rows)[1].client_msg_id == "next");
+  auto fenced = owner->find_sent(w1, user_id{8}, "stale");
+  REQUIRE(fenced);
+  CHECK_FALSE(fenced->has_value());
+}
+
+TEST_CASE("messages appended before a close are read back after reopening",
+          "[storage][sqlite]") {
+  sqlite_fixture db;
+  std::vector<chat_message> batch;
+  for (uint64_t seq = 1; seq <= 10; ++seq)
+    batch.push_back(msg(1, 1, seq, 7, "m" + std::to_string(seq)));
+  {
+    auto store = db.open(sync_mode::full);
+    auto outcomes = store->append(batch);
+    REQUIRE(outcomes);
+  }
+  auto store = db.open(sync_mode::full);
+  CHECK(*store->latest_seq(w1, c1) == 10);
+  auto rows = store->read_after(w1, c1, 0, 100);
+  REQUIRE(rows);
+  REQUIRE(rows->size() == batch.size());
+  for (size_t i = 0; i < batch.size(); ++i)
+    CHECK(same_row((*rows)[i], batch[i]));
+  auto retry = store->append({msg(1, 1, 11, 7, "m4")});
+  REQUIRE(retry);
+  CHECK((*retry)[0].status == append_status::duplicate);
+  CHECK((*retry)[0].original.seq == 4);
+}
+
+TEST_CASE("read_after pages through 250 messages as 100, 100 and 50", "[storage][sqlite]") {
+  sqlite_fixture db;
+  auto store = db.open();
+  std::vector<chat_message> batch;
+  for (uint64_t seq = 1; seq <= 250; ++seq)
+    batch.push_back(msg(1, 1, seq, 7, "p" + std::to_string(seq)));
+  REQUIRE(store->append(batch));
+  uint64_t after = 0;
+  std::vector<size_t> pages;
+  for (;;) {
+    auto page = store->read_after(w1, c1, after, 100);
+    REQUIRE(page);
+    if (page->empty())
+      break;
+    pages.push_back(page->size());
+    for (auto& m : *page)
+      CHECK(m.seq == ++after); // ascending, contiguous, starting right after the cursor
+  }
+  CHECK(pages == std::vector<size_t>{100, 100, 50});
+  CHECK(after == 250);
+  auto none = store->read_after(w1, c1, 0, 0);
+  REQUIRE(none);
+  CHECK(none->empty());
+}
+
+TEST_CASE("read_after skips gaps left by seqs that were never stored", "[storage][sqlite]") {
+  sqlite_fixture db;
+  auto store = db.open();
+  REQUIRE(store->append({msg(1, 1, 1, 7, "a"), msg(1, 1, 2, 7, "b"), msg(1, 1, 5, 7, "e")}));
+  auto rows = store->read_after(w1, c1, 1, 2);
+  REQUIRE(rows);
+  REQUIRE(rows->size() == 2);
+  CHECK((*rows)[0].seq == 2);
+  CHECK((*rows)[1].seq == 5);
+}
+
+TEST_CASE("workspaces with the same channel and user numbers do not collide",
+          "[storage][sqlite]") {
+  sqlite_fixture db;
+  auto store = db.open();
+  auto outcomes = store->append({msg(1, 1, 1, 7, "same", "in W1"), msg(2, 1, 1, 7, "same", "in W2"),
+                                 msg(2, 1, 2, 7, "more", "in W2 again")});
+  REQUIRE(outcomes);
+  CHECK(statuses(*outcomes) == std::vector<append_status>(3, append_status::stored));
+  CHECK(*store->latest_seq(w1, c1) == 1);
+  CHECK(*store->latest_seq(w2, c1) == 2);
+  auto in_w1 = store->read_after(w1, c1, 0, 10);
+  REQUIRE(in_w1);
+  REQUIRE(in_w1->size() == 1);
+  CHECK((*in_w1)[0].text == "in W1");
+  auto sent_w2 = store->find_sent(w2, u7, "same");
+  REQUIRE(sent_w2);
+  REQUIRE(sent_w2->has_value());
+  CHECK((*sent_w2)->text == "in W2");
+  auto missing = store->find_sent(workspace_id{3}, u7, "same");
+  REQUIRE(missing);
+  CHECK_FALSE(missing->has_value());
+}
+
+TEST_CASE("a failing row rolls back the whole batch and the store stays usable",
+          "[storage][sqlite]") {
+  sqlite_fixture db;
+  auto store = db.open();
+  REQUIRE(store->append({msg(1, 1, 1, 7, "before")}));
+  db.exec_raw("CREATE TRIGGER fail_seq_4 BEFORE INSERT ON messages WHEN NEW.channel_seq = 4"
+              " BEGIN SELECT RAISE(ABORT, 'injected fault'); END");
+  auto failed = store->append({msg(1, 1, 2, 7, "x2"), msg(1, 1, 3, 7, "x3"), msg(1, 1, 4, 7, "x4")});
+  REQUIRE_FALSE(failed);
+  CHECK(storage_code(failed.error()) == static_cast<uint8_t>(errc::io_failure));
+  CHECK(*store->latest_seq(w1, c1) == 1); // no row of the failed batch is durable
+  db.exec_raw("DROP TRIGGER fail_seq_4");
+  auto retried = store->append({msg(1, 1, 2, 7, "x2"), msg(1, 1, 3, 7, "x3"), msg(1, 1, 4, 7, "x4")});
+  REQUIRE(retried);
+  CHECK(statuses(*retried) == std::vector<append_status>(3, append_status::stored));
+}
+
+TEST_CASE("a seq beyond 2^63-1 is refused as invalid without storing the batch",
+          "[storage][sqlite]") {
+  sqlite_fixture db;
+  auto store = db.open();
+  auto failed = store->append({msg(1, 1, 1, 7, "ok"), msg(1, 1, uint64_t{1} << 63, 7, "big")});
+  REQUIRE_FALSE(failed);
+  CHECK(storage_code(failed.error()) == static_cast<uint8_t>(errc::invalid));
+  CHECK(*store->latest_seq(w1, c1) == 0);
+}
+
+TEST_CASE("a reader sees only committed, contiguous prefixes while another store appends",
+          "[storage][sqlite]") {
+  sqlite_fixture db;
+  auto reader = db.open();
+  constexpr uint64_t batches = 100;
+  constexpr uint64_t batch_size = 25;
+  std::atomic<int> writer_errors{0};
+  std::thread writer{[&] {
+    auto store = open_soci_store(db.connection, sync_mode::full);
+    if (!store) {
+      ++writer_errors;
+      return;
+    }
+    uint64_t seq = 0;
+    for (uint64_t b = 0; b < batches; ++b) {
+      std::vector<chat_message> batch;
+      for (uint64_t i = 0; i < batch_size; ++i) {
+        ++seq;
+        batch.push_back(msg(1, 1, seq, 7, "w" + std::to_string(seq)));
+      }
+      auto outcomes = (*store)->append(batch);
+      if (!outcomes)
+        ++writer_errors;
+    }
+  }};
+  uint64_t seen = 0;
+  int reads = 0;
+  int partial_reads = 0; // reads that saw the writer midway
+  std::string failure;
+  bool ok = true;
+  while (seen < batches * batch_size && writer_errors == 0 && ok) {
+    auto latest = reader->latest_seq(w1, c1);
+    auto rows = reader->read_after(w1, c1, 0, batches * batch_size);
+    ok = latest && rows;
+    if (!ok) {
+      failure = caf::to_string(latest ? rows.error() : latest.error());
+      break;
+    }
+    ++reads;
+    // Whole batches only (group commit), in order, never less than latest_seq saw before.
+    ok = rows->size() % batch_size == 0 && rows->size() >= *latest;
+    for (size_t i = 0; ok && i < rows->size(); ++i)
+      ok = (*rows)[i].seq == i + 1;
+    if (!ok)
+      failure = "saw " + std::to_string(rows->size()) + " rows after latest_seq "
+                + std::to_string(*latest);
+    seen = rows->size();
+    if (seen > 0 && seen < batches * batch_size)
+      ++partial_reads;
+  }
+  writer.join();
+  INFO("reads: " << reads << ", of them midway: " << partial_reads); // timing-dependent
+  INFO(failure);
+  CHECK(ok);
+  CHECK(writer_errors == 0);
+  CHECK(reads > 0);
+  CHECK(*reader->latest_seq(w1, c1) == batches * batch_size);
+}
+
+TEST_CASE("two stores appending to one file at once both commit every batch",
+          "[storage][sqlite]") {
+  sqlite_fixture db;
+  constexpr uint64_t batches = 50;
+  constexpr uint64_t batch_size = 10;
+  std::atomic<int> errors{0};
+  auto write_channel = [&](uint64_t channel) {
+    auto store = open_soci_store(db.connection, sync_mode::normal);
+    if (!store) {
+      ++errors;
+      return;
+    }
+    uint64_t seq = 0;
+    for (uint64_t b = 0; b < batches; ++b) {
+      std::vector<chat_message> batch;
+      for (uint64_t i = 0; i < batch_size; ++i) {
+        ++seq;
+        batch.push_back(msg(1, channel, seq, 7, "c" + std::to_string(channel) + "-"
+                                                  + std::to_string(seq)));
+      }
+      auto outcomes = (*store)->append(batch);
+      if (!outcomes)
+        ++errors; // e.g. SQLITE_BUSY: the write lock wait (busy_timeout) must absorb it
+    }
+  };
+  std::thread first{write_channel, 1};
+  std::thread second{write_channel, 2};
+  first.join();
+  second.join();
+  CHECK(errors == 0);
+  auto store = db.open();
+  CHECK(*store->latest_seq(w1, c1) == batches * batch_size);
+  CHECK(*store->latest_seq(w1, c2) == batches * batch_size);
+}
+
+TEST_CASE("a 1000-row batch commits in one append", "[storage][sqlite]") {
+  sqlite_fixture db;
+  auto store = db.open(sync_mode::full);
+  std::vector<chat_message> batch;
+  for (uint64_t seq = 1; seq <= 1000; ++seq)
+    batch.push_back(msg(1, 1 + seq % 4, 1 + seq / 4, 100 + seq % 10, "b" + std::to_string(seq)));
+  auto outcomes = store->append(batch);
+  REQUIRE(outcomes);
+  CHECK(statuses(*outcomes) == std::vector<append_status>(1000, append_status::stored));
+  uint64_t total = 0;
+  for (uint64_t c = 1; c <= 4; ++c) {
+    auto rows = store->read_after(w1, channel_id{c}, 0, 1000);
+    REQUIRE(rows);
+    total += rows->size();
+  }
+  CHECK(total == 1000);
+}
