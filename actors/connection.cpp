@@ -1,0 +1,290 @@
+#include "actors/connection.hpp"
+
+#include <memory>
+
+#include <caf/event_based_actor.hpp>
+
+#include "actors/atoms.hpp"
+#include "actors/errors.hpp"
+#include "protocol/jwt.hpp"
+#include "protocol/server_frame.hpp"
+
+namespace parley {
+
+namespace {
+
+using connection_actor = caf::stateful_actor<connection_state>*;
+
+/// Frames a client may pipeline behind its hello before the server answers it.
+constexpr size_t max_held_frames = 256;
+
+void push(connection_actor self, std::string frame) {
+  self->state.sink->push_control(share(std::move(frame)));
+}
+
+void push_error(connection_actor self, error_code code, std::string message,
+                std::optional<std::string> ref_id = std::nullopt,
+                std::optional<channel_id> ch = std::nullopt) {
+  frame_error e{code, std::move(message), std::move(ref_id), ch};
+  push(self, encode_error(e));
+}
+
+/// A channel that does not exist looks like one the user is not in (existence is not revealed).
+error_code client_code(const caf::error& err) {
+  auto code = to_error_code(err);
+  return code == error_code::not_found ? error_code::not_in_channel : code;
+}
+
+std::string describe(error_code code) {
+  switch (code) {
+    case error_code::not_in_channel:
+      return "not a member of this channel";
+    case error_code::rate_limited:
+      return "too many messages, slow down";
+    case error_code::unavailable:
+      return "channel temporarily unavailable, retry with the same client_msg_id";
+    default:
+      return std::string(to_string(code));
+  }
+}
+
+void close(connection_actor self, uint16_t code, std::string reason) {
+  auto& st = self->state;
+  if (st.current == connection_state::phase::closing)
+    return;
+  st.current = connection_state::phase::closing;
+  st.sink->close(code, std::move(reason));
+}
+
+caf::actor channel_of(connection_actor self, channel_id ch) {
+  return self->state.node->channels.get(ch);
+}
+
+void handle_frame(connection_actor self, const std::string& text);
+
+void on_send(connection_actor self, send_frame& f) {
+  auto& st = self->state;
+  send_request req{st.who, f.channel, f.client_msg_id, std::move(f.text), st.node->gateway, st.id};
+  auto cmid = f.client_msg_id;
+  auto ch = f.channel;
+  self->request(channel_of(self, ch), st.node->limits.request_timeout, send_atom::value,
+                std::move(req))
+    .then(
+      [=](const send_reply& r) {
+        if (!r.written_by_gateway)
+          push(self, encode_ack(r.ack));
+      },
+      [=](caf::error& err) {
+        auto code = client_code(err);
+        push_error(self, code, describe(code), cmid, ch);
+      });
+}
+
+void on_backfill(connection_actor self, const backfill_frame& f) {
+  auto& st = self->state;
+  auto ch = f.channel;
+  self->request(channel_of(self, ch), st.node->limits.request_timeout, backfill_atom::value,
+                st.who, f.after_seq, f.limit)
+    .then(
+      [=](const backfill_page& page) {
+        push(self, encode_backfill(page.channel, page.after_seq, page.messages, page.has_more));
+      },
+      [=](caf::error& err) {
+        auto code = client_code(err);
+        push_error(self, code, describe(code), std::nullopt, ch);
+      });
+}
+
+void on_presence_get(connection_actor self, const presence_get_frame& f) {
+  auto& st = self->state;
+  auto ch = f.channel;
+  self->request(channel_of(self, ch), st.node->limits.request_timeout, who_atom::value, st.who)
+    .then(
+      [=](const std::vector<presence_entry>& entries) {
+        std::vector<std::pair<user_id, presence_status>> users;
+        for (auto& e : entries)
+          users.emplace_back(e.user, e.status);
+        push(self, encode_presence_state(ch, users));
+      },
+      [=](caf::error& err) {
+        auto code = client_code(err);
+        push_error(self, code, describe(code), std::nullopt, ch);
+      });
+}
+
+/// hello_ack goes first, then one backfill page per channel that is behind, then live frames
+/// (the sink held them): DESIGN.md "Rules", hello.
+void finish_hello(connection_actor self, const hello_frame& hello,
+                  const std::vector<channel_position>& positions) {
+  auto& st = self->state;
+  std::vector<std::pair<channel_id, uint64_t>> channels;
+  for (auto& p : positions)
+    channels.emplace_back(p.channel, p.latest_seq);
+  auto ack = share(encode_hello_ack(st.who.user, st.session_id, channels));
+  std::vector<std::pair<channel_id, uint64_t>> behind;
+  for (auto& [ch, last] : hello.last_seq_map)
+    for (auto& p : positions)
+      if (p.channel == ch && p.latest_seq > last)
+        behind.emplace_back(ch, last);
+  struct fan_in {
+    std::vector<frame_ptr> frames;
+    size_t outstanding = 0;
+  };
+  auto acc = std::make_shared<fan_in>();
+  acc->frames.resize(behind.size() + 1);
+  acc->frames[0] = ack;
+  acc->outstanding = behind.size();
+  auto release = [self, acc] {
+    auto& st = self->state;
+    std::vector<frame_ptr> first;
+    for (auto& f : acc->frames)
+      if (f)
+        first.push_back(f);
+    st.sink->release(std::move(first));
+    if (st.current != connection_state::phase::greeting)
+      return;
+    st.current = connection_state::phase::ready;
+    auto held = std::move(st.held);
+    st.held.clear();
+    for (auto& text : held)
+      handle_frame(self, text);
+  };
+  if (behind.empty()) {
+    release();
+    return;
+  }
+  for (size_t i = 0; i < behind.size(); ++i) {
+    auto [ch, last] = behind[i];
+    self->request(channel_of(self, ch), st.node->limits.request_timeout, backfill_atom::value,
+                  st.who, last, max_backfill_limit)
+      .then(
+        [=](const backfill_page& page) {
+          acc->frames[i + 1] = share(
+            encode_backfill(page.channel, page.after_seq, page.messages, page.has_more));
+          if (--acc->outstanding == 0)
+            release();
+        },
+        [=](caf::error&) {
+          // The client still gets hello_ack and can ask with `backfill`.
+          if (--acc->outstanding == 0)
+            release();
+        });
+  }
+}
+
+void on_hello(connection_actor self, const hello_frame& hello) {
+  auto& st = self->state;
+  st.current = connection_state::phase::greeting;
+  st.registered = true;
+  st.sink->hold();
+  self->request(st.node->gateway, st.node->limits.request_timeout * 3, register_atom::value,
+                st.id, st.who, st.sink)
+    .then([=](const std::vector<channel_position>& positions) { finish_hello(self, hello, positions); },
+          [=](caf::error&) {
+            self->state.sink->release({});
+            push_error(self, error_code::unavailable, "node could not register the session");
+            close(self, close_code::internal, "registration failed");
+          });
+}
+
+void handle_frame(connection_actor self, const std::string& text) {
+  auto& st = self->state;
+  auto parsed = parse_client_frame(text);
+  if (auto err = std::get_if<frame_error>(&parsed)) {
+    push(self, encode_error(*err));
+    return;
+  }
+  auto& frame = std::get<client_frame>(parsed);
+  if (auto ping = std::get_if<ping_frame>(&frame)) {
+    push(self, encode_pong(ping->ts_json));
+    return;
+  }
+  if (auto hello = std::get_if<hello_frame>(&frame)) {
+    if (st.current == connection_state::phase::awaiting_hello)
+      on_hello(self, *hello);
+    else
+      push_error(self, error_code::bad_request, "hello was already received");
+    return;
+  }
+  if (st.current == connection_state::phase::awaiting_hello) {
+    std::optional<std::string> ref;
+    if (auto s = std::get_if<send_frame>(&frame))
+      ref = s->client_msg_id;
+    push_error(self, error_code::bad_request, "the first frame must be hello", ref);
+    return;
+  }
+  if (auto send = std::get_if<send_frame>(&frame))
+    on_send(self, *send);
+  else if (auto bf = std::get_if<backfill_frame>(&frame))
+    on_backfill(self, *bf);
+  else if (auto ps = std::get_if<presence_set_frame>(&frame))
+    self->send(st.node->presence, status_atom::value, st.who, ps->status);
+  else if (auto pg = std::get_if<presence_get_frame>(&frame))
+    on_presence_get(self, *pg);
+}
+
+void schedule_idle_check(connection_actor self, caf::timespan after) {
+  self->delayed_send(self, after, idle_tmo_atom::value);
+}
+
+} // namespace
+
+caf::behavior connection(caf::stateful_actor<connection_state>* self, node_ptr node,
+                         uint64_t id, principal who, int64_t token_exp_s, sink_ptr sink) {
+  auto& st = self->state;
+  st.node = std::move(node);
+  st.id = id;
+  st.who = who;
+  st.sink = std::move(sink);
+  st.session_id = "s" + random_hex(8);
+  st.last_activity = self->clock().now();
+  self->delayed_send(self, st.node->limits.hello_timeout, hello_tmo_atom::value);
+  schedule_idle_check(self, st.node->limits.idle_timeout);
+  // A token that expires mid-session closes with 4001 at exp + leeway.
+  auto now_s = now_us() / 1000000;
+  auto left_s = token_exp_s + jwt_leeway_s - now_s;
+  self->delayed_send(self, std::chrono::seconds(std::max<int64_t>(left_s, 0)),
+                     expiry_atom::value);
+  return {
+    [=](frame_atom, const std::string& text) {
+      auto& st = self->state;
+      st.last_activity = self->clock().now();
+      switch (st.current) {
+        case connection_state::phase::closing:
+          return;
+        case connection_state::phase::greeting:
+          if (st.held.size() >= max_held_frames) {
+            close(self, close_code::policy, "too many frames before hello_ack");
+            return;
+          }
+          st.held.push_back(text);
+          return;
+        default:
+          handle_frame(self, text);
+      }
+    },
+    [=](activity_atom) { self->state.last_activity = self->clock().now(); },
+    [=](closed_atom) {
+      auto& st = self->state;
+      if (st.registered)
+        self->send(st.node->gateway, unregister_atom::value, st.id);
+      st.current = connection_state::phase::closing;
+      self->quit();
+    },
+    [=](hello_tmo_atom) {
+      if (self->state.current == connection_state::phase::awaiting_hello)
+        close(self, close_code::policy, "no hello within the time limit");
+    },
+    [=](idle_tmo_atom) {
+      auto& st = self->state;
+      auto silent = self->clock().now() - st.last_activity;
+      if (silent >= st.node->limits.idle_timeout)
+        close(self, close_code::going_away, "no frame for too long");
+      else
+        schedule_idle_check(self, st.node->limits.idle_timeout - silent);
+    },
+    [=](expiry_atom) { close(self, close_code::token_expired, "token expired"); },
+  };
+}
+
+} // namespace parley

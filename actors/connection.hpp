@@ -1,0 +1,57 @@
+#pragma once
+
+#include <cstdint>
+#include <deque>
+#include <string>
+
+#include <caf/actor_clock.hpp>
+#include <caf/event_based_actor.hpp>
+#include <caf/stateful_actor.hpp>
+
+#include "actors/messages.hpp"
+#include "actors/node_context.hpp"
+#include "actors/outbound_sink.hpp"
+#include "protocol/client_frame.hpp"
+
+namespace parley {
+
+/// One WebSocket session's protocol state machine (DESIGN.md "connection", "Rules"):
+/// hello/backfill, sends, pings, presence requests, timeouts. The socket lives on an Asio
+/// thread: frames arrive as messages, everything outbound goes to the sink.
+struct connection_state {
+  static inline const char* name = "connection";
+
+  enum class phase { awaiting_hello, greeting, ready, closing };
+
+  node_ptr node;
+  uint64_t id = 0;
+  principal who;
+  sink_ptr sink;
+  phase current = phase::awaiting_hello;
+  std::deque<std::string> held; // frames that arrived while hello was in progress
+  caf::actor_clock::time_point last_activity;
+  bool registered = false;
+  std::string session_id;
+};
+
+/// Handlers:
+///   (frame_atom, string text)  a text frame from the client
+///   (activity_atom)            a WebSocket control frame (ping/pong): resets the idle timer
+///   (closed_atom)              the socket closed; leaves the gateway and terminates
+///   INTERNAL: (hello_tmo_atom), (idle_tmo_atom), (expiry_atom)
+caf::behavior connection(caf::stateful_actor<connection_state>* self, node_ptr node,
+                         uint64_t id, principal who, int64_t token_exp_s, sink_ptr sink);
+
+/// WebSocket close codes used by Parley (RFC 6455 section 7.4.1, plus 4001 of DESIGN.md).
+namespace close_code {
+constexpr uint16_t going_away = 1001;      // 30 s of silence
+constexpr uint16_t unsupported = 1003;     // binary frame
+constexpr uint16_t bad_payload = 1007;     // invalid UTF-8
+constexpr uint16_t policy = 1008;          // no hello within 10 s
+constexpr uint16_t too_big = 1009;         // message over 64 KiB
+constexpr uint16_t internal = 1011;
+constexpr uint16_t try_later = 1013;       // control frames over 4 MiB queued
+constexpr uint16_t token_expired = 4001;
+} // namespace close_code
+
+} // namespace parley

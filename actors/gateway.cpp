@@ -1,0 +1,145 @@
+#include "actors/gateway.hpp"
+
+#include <algorithm>
+
+#include <caf/event_based_actor.hpp>
+
+#include "actors/atoms.hpp"
+#include "actors/errors.hpp"
+
+namespace parley {
+
+namespace {
+
+using gateway_actor = caf::stateful_actor<gateway_state>*;
+
+void erase_value(std::vector<uint64_t>& xs, uint64_t x) {
+  xs.erase(std::remove(xs.begin(), xs.end(), x), xs.end());
+}
+
+void route(gateway_state& st, uint64_t conn, channel_id ch) {
+  auto& r = st.routes[ch];
+  if (std::find(r.begin(), r.end(), conn) == r.end())
+    r.push_back(conn);
+}
+
+void unroute(gateway_state& st, uint64_t conn, channel_id ch) {
+  auto i = st.routes.find(ch);
+  if (i == st.routes.end())
+    return;
+  erase_value(i->second, conn);
+  if (i->second.empty())
+    st.routes.erase(i);
+}
+
+void push(gateway_state& st, const delivery& d) {
+  ++st.deliveries;
+  if (d.ack_conn != 0) {
+    if (auto i = st.connections.find(d.ack_conn); i != st.connections.end())
+      i->second.sink->push_control(d.ack_frame.ptr);
+  }
+  auto r = st.routes.find(d.channel);
+  if (r == st.routes.end())
+    return;
+  for (auto conn : r->second) {
+    auto& sink = st.connections[conn].sink;
+    if (d.kind == delivery_kind::message)
+      sink->push_message(d.frame.ptr, d.channel, d.seq);
+    else
+      sink->push_control(d.frame.ptr);
+    ++st.pushes;
+  }
+}
+
+} // namespace
+
+std::string user_key(const principal& who) {
+  return who.workspace.str() + ':' + who.user.str();
+}
+
+caf::behavior gateway(caf::stateful_actor<gateway_state>* self, node_ptr node) {
+  self->state.node = std::move(node);
+  return {
+    [=](register_atom, uint64_t conn, const principal& who,
+        sink_ptr sink) -> caf::result<std::vector<channel_position>> {
+      auto rp = self->make_response_promise();
+      auto& st = self->state;
+      // Routed before presence attaches to the channels, so no delivery can miss it; the
+      // sink holds frames until the connection releases it after hello_ack.
+      st.connections[conn] = gateway_state::connection_entry{who, std::move(sink), {}};
+      st.by_user[user_key(who)].push_back(conn);
+      self->request(st.node->store, st.node->limits.request_timeout, channels_atom::value,
+                    who.workspace, who.user)
+        .then(
+          [=](std::vector<channel_id>& channels) mutable {
+            auto& st = self->state;
+            auto i = st.connections.find(conn);
+            if (i == st.connections.end()) {
+              rp.deliver(make_error(error_code::unavailable)); // closed meanwhile
+              return;
+            }
+            i->second.channels = channels;
+            for (auto ch : channels)
+              route(st, conn, ch);
+            self->request(st.node->presence, st.node->limits.request_timeout * 2,
+                          connect_atom::value, who, conn, channels)
+              .then([=](std::vector<channel_position>& pos) mutable { rp.deliver(pos); },
+                    [=](caf::error& err) mutable { rp.deliver(err); });
+          },
+          [=](caf::error&) mutable { rp.deliver(make_error(error_code::unavailable)); });
+      return rp;
+    },
+    [=](unregister_atom, uint64_t conn) {
+      auto& st = self->state;
+      auto i = st.connections.find(conn);
+      if (i == st.connections.end())
+        return;
+      for (auto ch : i->second.channels)
+        unroute(st, conn, ch);
+      auto key = user_key(i->second.who);
+      erase_value(st.by_user[key], conn);
+      if (st.by_user[key].empty())
+        st.by_user.erase(key);
+      self->send(st.node->presence, disconn_atom::value, i->second.who, conn);
+      st.connections.erase(i);
+    },
+    [=](deliver_atom, const delivery& d) { push(self->state, d); },
+    [=](joined_atom, channel_id ch, workspace_id ws, const std::vector<user_id>& users,
+        uint64_t latest) {
+      auto& st = self->state;
+      auto frame = share(encode_joined(ch, latest));
+      for (auto u : users) {
+        principal who{ws, u};
+        auto i = st.by_user.find(user_key(who));
+        if (i == st.by_user.end())
+          continue;
+        for (auto conn : i->second) {
+          auto& entry = st.connections[conn];
+          if (std::find(entry.channels.begin(), entry.channels.end(), ch) == entry.channels.end())
+            entry.channels.push_back(ch);
+          route(st, conn, ch);
+          entry.sink->push_control(frame);
+        }
+        self->send(st.node->presence, joined_atom::value, who, ch);
+      }
+    },
+    [=](left_atom, channel_id ch, workspace_id ws, user_id u) {
+      auto& st = self->state;
+      principal who{ws, u};
+      auto i = st.by_user.find(user_key(who));
+      if (i == st.by_user.end())
+        return;
+      auto frame = share(encode_left(ch));
+      for (auto conn : i->second) {
+        auto& entry = st.connections[conn];
+        entry.channels.erase(std::remove(entry.channels.begin(), entry.channels.end(), ch),
+                             entry.channels.end());
+        unroute(st, conn, ch);
+        entry.sink->push_control(frame);
+      }
+      self->send(st.node->presence, left_atom::value, who, ch);
+    },
+  };
+}
+
+} // namespace parley

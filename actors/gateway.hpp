@@ -1,0 +1,49 @@
+#pragma once
+
+#include <string>
+#include <unordered_map>
+#include <vector>
+
+#include <caf/actor.hpp>
+#include <caf/event_based_actor.hpp>
+#include <caf/stateful_actor.hpp>
+
+#include "actors/messages.hpp"
+#include "actors/node_context.hpp"
+#include "actors/outbound_sink.hpp"
+
+namespace parley {
+
+/// The node gateway: knows the local connections by user and the local subscribers of each
+/// channel, receives ONE delivery per message per node and pushes the shared, pre-encoded
+/// frame to the sinks of its local connections (DESIGN.md "node gateway").
+struct gateway_state {
+  static inline const char* name = "gateway";
+
+  struct connection_entry {
+    principal who;
+    sink_ptr sink;
+    std::vector<channel_id> channels;
+  };
+
+  node_ptr node;
+  std::unordered_map<uint64_t, connection_entry> connections;
+  std::unordered_map<std::string, std::vector<uint64_t>> by_user; // "W:U" -> connections
+  std::unordered_map<channel_id, std::vector<uint64_t>> routes;   // channel -> connections
+  uint64_t deliveries = 0; // deliveries received from channel actors
+  uint64_t pushes = 0;     // frames pushed to local connections
+};
+
+/// Handlers:
+///   (register_atom, uint64 conn, principal, sink_ptr) -> vector<channel_position>
+///       a connection completed hello: route it, mark its user online, report latest seqs
+///   (unregister_atom, uint64 conn)                      a connection closed
+///   (deliver_atom, delivery)                            fan a channel's frame out locally
+///   (joined_atom, channel_id, workspace_id, vector<user_id>, uint64 latest)  members added
+///   (left_atom, channel_id, workspace_id, user_id)      a member was removed
+caf::behavior gateway(caf::stateful_actor<gateway_state>* self, node_ptr node);
+
+/// "W<w>:U<u>": the key of a user across workspaces.
+std::string user_key(const principal& who);
+
+} // namespace parley

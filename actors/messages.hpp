@@ -1,0 +1,168 @@
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include <caf/actor.hpp>
+#include <caf/meta/load_callback.hpp>
+#include <caf/meta/type_name.hpp>
+
+#include "protocol/ids.hpp"
+#include "protocol/message.hpp"
+#include "protocol/presence_status.hpp"
+#include "protocol/server_frame.hpp"
+#include "storage/message_log.hpp"
+
+namespace parley {
+
+// Structs crossing actors (and later nodes), each with its `inspect`.
+
+template <class Inspector, char Prefix>
+typename Inspector::result_type inspect(Inspector& f, named_id<Prefix>& x) {
+  return f(x.value);
+}
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, principal& x) {
+  return f(caf::meta::type_name("principal"), x.workspace, x.user);
+}
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, chat_message& x) {
+  return f(caf::meta::type_name("chat_message"), x.workspace, x.channel, x.seq, x.user,
+           x.client_msg_id, x.text, x.ts);
+}
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, send_ack& x) {
+  return f(caf::meta::type_name("send_ack"), x.client_msg_id, x.channel, x.seq, x.ts);
+}
+
+/// An encoded frame shared by every local recipient; crosses nodes as its bytes.
+struct shared_frame {
+  frame_ptr ptr;
+};
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, shared_frame& x) {
+  std::string bytes = x.ptr ? *x.ptr : std::string{};
+  auto restore = [&]() -> caf::error {
+    x.ptr = share(std::move(bytes));
+    return caf::none;
+  };
+  return f(caf::meta::type_name("shared_frame"), bytes, caf::meta::load_callback(restore));
+}
+
+/// A validated `message.send` (WebSocket or REST) on its way to the channel actor.
+struct send_request {
+  principal sender;
+  channel_id channel;
+  std::string client_msg_id;
+  std::string text;
+  caf::actor origin_gateway; // the sender connection's gateway; null for REST
+  uint64_t origin_conn = 0;  // the sender connection on that gateway; 0 for REST
+};
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, send_request& x) {
+  return f(caf::meta::type_name("send_request"), x.sender, x.channel, x.client_msg_id, x.text,
+           x.origin_gateway, x.origin_conn);
+}
+
+/// The answer to a send: the ack, and whether the gateway already wrote it to the sender
+/// connection ahead of the message.new (so the connection must not write it again).
+struct send_reply {
+  send_ack ack;
+  bool written_by_gateway = false;
+};
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, send_reply& x) {
+  return f(caf::meta::type_name("send_reply"), x.ack, x.written_by_gateway);
+}
+
+/// One page of a channel's history.
+struct backfill_page {
+  channel_id channel;
+  uint64_t after_seq = 0;
+  std::vector<chat_message> messages;
+  bool has_more = false;
+};
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, backfill_page& x) {
+  return f(caf::meta::type_name("backfill_page"), x.channel, x.after_seq, x.messages,
+           x.has_more);
+}
+
+/// What a node's gateway pushes to its local connections of a channel. A channel actor sends
+/// ONE delivery per message per subscribed node.
+enum class delivery_kind : uint8_t {
+  message, // droppable message.new of `seq`
+  control, // never dropped (presence.update), to every local connection of the channel
+  cursor,  // channel.cursor of a read-time (large) channel
+};
+
+struct delivery {
+  channel_id channel;
+  delivery_kind kind = delivery_kind::message;
+  uint64_t seq = 0;
+  shared_frame frame;
+  uint64_t ack_conn = 0;   // written first, to this connection only: the sender's ack
+  shared_frame ack_frame;
+};
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, delivery& x) {
+  return f(caf::meta::type_name("delivery"), x.channel, x.kind, x.seq, x.frame, x.ack_conn,
+           x.ack_frame);
+}
+
+/// A user's presence in a channel.
+struct presence_entry {
+  user_id user;
+  presence_status status = presence_status::online;
+};
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, presence_entry& x) {
+  return f(caf::meta::type_name("presence_entry"), x.user, x.status);
+}
+
+/// What a channel actor needs at activation.
+struct channel_snapshot {
+  bool found = false;
+  workspace_id workspace;
+  std::vector<user_id> members;
+  uint64_t latest_seq = 0;
+  std::vector<chat_message> recent; // the newest messages, ascending
+};
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, channel_snapshot& x) {
+  return f(caf::meta::type_name("channel_snapshot"), x.found, x.workspace, x.members,
+           x.latest_seq, x.recent);
+}
+
+/// A channel with its latest seq, as listed in hello_ack.
+struct channel_position {
+  channel_id channel;
+  uint64_t latest_seq = 0;
+};
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, channel_position& x) {
+  return f(caf::meta::type_name("channel_position"), x.channel, x.latest_seq);
+}
+
+} // namespace parley
+
+namespace parley::storage {
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, append_outcome& x) {
+  return f(caf::meta::type_name("append_outcome"), x.status, x.original);
+}
+
+} // namespace parley::storage

@@ -1,0 +1,97 @@
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <unordered_map>
+#include <vector>
+
+#include <caf/actor.hpp>
+#include <caf/timespan.hpp>
+
+#include "protocol/ids.hpp"
+#include "protocol/token_bucket.hpp"
+
+namespace parley {
+
+/// Limits and thresholds of one node (DESIGN.md "Backpressure", "Hybrid fan-out").
+struct node_limits {
+  double user_rate_per_s = 1;         // per user per channel
+  double user_burst = 5;
+  double workspace_rate_per_s = 1000; // per workspace, per node
+  double workspace_burst = 1000;
+  caf::timespan hello_timeout = std::chrono::seconds(10);
+  caf::timespan idle_timeout = std::chrono::seconds(30);
+  caf::timespan request_timeout = std::chrono::seconds(5);
+  caf::timespan channel_idle = std::chrono::minutes(5); // passivate a quiet channel after this
+  size_t large_channel_members = 50000;    // above: read-time fan-out (channel.cursor)
+  size_t presence_coalesce_members = 10000; // above: presence.update at most 1/s per user
+  caf::timespan cursor_interval = std::chrono::milliseconds(250);
+  size_t recent_ring = 512;        // messages a channel keeps for backfill without the database
+  size_t dedup_cache = 4096;       // recent acks a channel answers retries from
+  size_t sequencer_max_batch = 1000;
+};
+
+/// Per-workspace message quota shared by the channel actors of a node. A short mutex, no I/O.
+class workspace_quota {
+public:
+  workspace_quota(double rate_per_s, double burst) : rate_(rate_per_s), burst_(burst) {}
+
+  /// Takes one token of `workspace` if available at `now_us`.
+  bool try_take(workspace_id workspace, int64_t now_us);
+
+private:
+  double rate_;
+  double burst_;
+  std::mutex mtx_;
+  std::unordered_map<workspace_id, token_bucket> buckets_;
+};
+
+/// Finds the actor of a channel, activating it on first use (DESIGN.md "channel").
+/// A short mutex, no I/O: activation itself is asynchronous inside the channel actor.
+class channel_directory {
+public:
+  using factory = std::function<caf::actor(channel_id)>;
+
+  void set_factory(factory f);
+
+  /// The channel's actor, spawned if it is not active.
+  caf::actor get(channel_id channel);
+
+  /// Forgets a passivated channel actor (only if it is still the registered one).
+  void forget(channel_id channel, const caf::actor& which);
+
+  /// Number of active channel actors.
+  size_t size();
+
+private:
+  std::mutex mtx_;
+  factory factory_;
+  std::unordered_map<channel_id, caf::actor> actors_;
+};
+
+/// Everything the actors of one node share: handles of the per-node actors, limits,
+/// the channel directory. Filled once at start-up before any traffic.
+struct node_context {
+  std::string node_name = "local";
+  node_limits limits;
+  caf::actor gateway;
+  caf::actor presence;
+  caf::actor sequencer;
+  caf::actor store; // storage reader pool
+  channel_directory channels;
+  std::unique_ptr<workspace_quota> quota;
+
+  /// The gateways of every live node (one on a single node): membership changes go to all.
+  std::vector<caf::actor> all_gateways() const { return {gateway}; }
+};
+
+using node_ptr = std::shared_ptr<node_context>;
+
+/// Microseconds since the Unix epoch (message timestamps).
+int64_t now_us();
+
+} // namespace parley

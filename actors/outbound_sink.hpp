@@ -1,0 +1,43 @@
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include <caf/allowed_unsafe_message_type.hpp>
+
+#include "protocol/ids.hpp"
+#include "protocol/server_frame.hpp"
+
+namespace parley {
+
+/// The write side of one client connection, as seen by actors. Implementations are
+/// thread-safe and never block: the WebSocket session posts to its strand, tests record.
+class outbound_sink {
+public:
+  virtual ~outbound_sink() = default;
+
+  /// Queues a droppable `message.new` (slow consumers lose the oldest first).
+  virtual void push_message(frame_ptr frame, channel_id channel, uint64_t seq) = 0;
+
+  /// Queues a frame that is never dropped (acks, errors, pongs, presence, backfill).
+  virtual void push_control(frame_ptr frame) = 0;
+
+  /// From now until `release`, frames are held back (called when hello starts).
+  virtual void hold() = 0;
+
+  /// Until release, frames are held back: `first` is written before everything held, so
+  /// hello_ack and the hello backfill pages come before any live frame.
+  virtual void release(std::vector<frame_ptr> first) = 0;
+
+  /// Writes what is queued, then closes with `code` (RFC 6455 section 7.4).
+  virtual void close(uint16_t code, std::string reason) = 0;
+};
+
+using sink_ptr = std::shared_ptr<outbound_sink>;
+
+} // namespace parley
+
+// Sinks are node-local handles and never cross a node boundary.
+CAF_ALLOW_UNSAFE_MESSAGE_TYPE(parley::sink_ptr)

@@ -1,0 +1,42 @@
+#pragma once
+
+#include <set>
+#include <string>
+#include <unordered_map>
+#include <vector>
+
+#include <caf/event_based_actor.hpp>
+#include <caf/stateful_actor.hpp>
+
+#include "actors/messages.hpp"
+#include "actors/node_context.hpp"
+
+namespace parley {
+
+/// Presence of the users connected to this node (DESIGN.md "presence"): a user is online
+/// while any of its connections is open and it did not set itself away. Transitions go to the
+/// user's channel actors, which broadcast presence.update to their online members.
+struct presence_state {
+  static inline const char* name = "presence";
+
+  struct user_entry {
+    principal who;
+    std::set<uint64_t> connections;
+    bool away = false;
+    std::vector<channel_id> channels;
+  };
+
+  node_ptr node;
+  std::unordered_map<std::string, user_entry> users; // by user_key
+  uint64_t transitions = 0;
+};
+
+/// Handlers:
+///   (connect_atom, principal, uint64 conn, vector<channel_id>) -> vector<channel_position>
+///   (disconn_atom, principal, uint64 conn)        the last one makes the user offline here
+///   (status_atom, principal, presence_status)     presence.set (online | away)
+///   (joined_atom, principal, channel_id)          the user became a member while online
+///   (left_atom, principal, channel_id)            the user was removed from a channel
+caf::behavior presence(caf::stateful_actor<presence_state>* self, node_ptr node);
+
+} // namespace parley

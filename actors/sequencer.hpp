@@ -1,0 +1,35 @@
+#pragma once
+
+#include <memory>
+#include <vector>
+
+#include <caf/response_promise.hpp>
+#include <caf/event_based_actor.hpp>
+#include <caf/stateful_actor.hpp>
+
+#include "actors/node_context.hpp"
+#include "protocol/message.hpp"
+#include "storage/message_log.hpp"
+
+namespace parley {
+
+/// The sequencer makes seqs durable: it group-commits the appends of many channel actors in
+/// one transaction per batch and answers each append once durable (DESIGN.md "sequencer").
+/// Blocking storage I/O: spawn it detached outside tests.
+struct sequencer_state {
+  static inline const char* name = "sequencer";
+  std::shared_ptr<storage::message_log> log;
+  size_t max_batch = 1000;
+  std::vector<chat_message> batch;
+  std::vector<caf::response_promise> waiting;
+  bool flush_scheduled = false;
+  uint64_t batches = 0; // committed batches, for tests and metrics
+};
+
+/// Handlers:
+///   (append_atom, chat_message) -> storage::append_outcome   (after the batch is durable)
+///   INTERNAL: (flush_atom)                                     commits the buffered batch
+caf::behavior sequencer(caf::stateful_actor<sequencer_state>* self,
+                        std::shared_ptr<storage::message_log> log, size_t max_batch);
+
+} // namespace parley
