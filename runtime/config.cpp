@@ -1,0 +1,197 @@
+#include "runtime/config.hpp"
+
+#include <cstdlib>
+#include <fstream>
+#include <functional>
+#include <map>
+#include <stdexcept>
+
+namespace parley {
+
+namespace {
+
+using setter = std::function<void(node_config&, const std::string&)>;
+
+uint64_t to_uint(const std::string& key, const std::string& v) {
+  if (v.empty() || v.find_first_not_of("0123456789") != std::string::npos || v.size() > 18)
+    throw std::invalid_argument("--" + key + " needs a non-negative integer, got '" + v + "'");
+  return std::stoull(v);
+}
+
+double to_double(const std::string& key, const std::string& v) {
+  try {
+    size_t used = 0;
+    auto d = std::stod(v, &used);
+    if (used == v.size() && d > 0)
+      return d;
+  } catch (...) {
+  }
+  throw std::invalid_argument("--" + key + " needs a positive number, got '" + v + "'");
+}
+
+caf::timespan to_ms(const std::string& key, const std::string& v) {
+  return std::chrono::milliseconds(to_uint(key, v));
+}
+
+const std::map<std::string, setter>& setters() {
+  static const std::map<std::string, setter> table = {
+    {"node", [](node_config& c, const std::string& v) { c.node_name = v; }},
+    {"http-host", [](node_config& c, const std::string& v) { c.http_host = v; }},
+    {"http-port",
+     [](node_config& c, const std::string& v) {
+       auto p = to_uint("http-port", v);
+       if (p > 65535)
+         throw std::invalid_argument("--http-port must be 0 ... 65535");
+       c.http_port = static_cast<uint16_t>(p);
+     }},
+    {"data-dir", [](node_config& c, const std::string& v) { c.data_dir = v; }},
+    {"storage", [](node_config& c, const std::string& v) { c.storage = v; }},
+    {"storage.sync",
+     [](node_config& c, const std::string& v) {
+       if (v != "normal" && v != "full")
+         throw std::invalid_argument("--storage.sync must be normal or full");
+       c.storage_sync = v;
+     }},
+    {"storage.readers",
+     [](node_config& c, const std::string& v) {
+       c.storage_readers = std::max<size_t>(1, to_uint("storage.readers", v));
+     }},
+    {"scheduler.threads",
+     [](node_config& c, const std::string& v) { c.scheduler_threads = to_uint("scheduler.threads", v); }},
+    {"scheduler.policy",
+     [](node_config& c, const std::string& v) {
+       if (v != "sharing" && v != "stealing")
+         throw std::invalid_argument("--scheduler.policy must be sharing or stealing");
+       c.scheduler_policy = v;
+     }},
+    {"io-threads",
+     [](node_config& c, const std::string& v) {
+       c.io_threads = std::max<size_t>(1, to_uint("io-threads", v));
+     }},
+    {"max-connections",
+     [](node_config& c, const std::string& v) { c.max_connections = to_uint("max-connections", v); }},
+    {"outbound-queue",
+     [](node_config& c, const std::string& v) {
+       c.outbound_queue = std::max<size_t>(1, to_uint("outbound-queue", v));
+     }},
+    {"log-level", [](node_config& c, const std::string& v) { c.log_level = v; }},
+    {"jwt-secret-file",
+     [](node_config& c, const std::string& v) {
+       std::ifstream in{v};
+       if (!std::getline(in, c.jwt_secret) || c.jwt_secret.empty())
+         throw std::invalid_argument("cannot read a secret from --jwt-secret-file " + v);
+     }},
+    {"admin-token-file",
+     [](node_config& c, const std::string& v) {
+       std::ifstream in{v};
+       if (!std::getline(in, c.admin_token) || c.admin_token.empty())
+         throw std::invalid_argument("cannot read a token from --admin-token-file " + v);
+     }},
+    {"hello-timeout-ms",
+     [](node_config& c, const std::string& v) { c.limits.hello_timeout = to_ms("hello-timeout-ms", v); }},
+    {"idle-timeout-ms",
+     [](node_config& c, const std::string& v) { c.limits.idle_timeout = to_ms("idle-timeout-ms", v); }},
+    {"channel-idle-ms",
+     [](node_config& c, const std::string& v) { c.limits.channel_idle = to_ms("channel-idle-ms", v); }},
+    {"rate.user-per-s",
+     [](node_config& c, const std::string& v) { c.limits.user_rate_per_s = to_double("rate.user-per-s", v); }},
+    {"rate.user-burst",
+     [](node_config& c, const std::string& v) { c.limits.user_burst = to_double("rate.user-burst", v); }},
+    {"rate.workspace-per-s",
+     [](node_config& c, const std::string& v) {
+       c.limits.workspace_rate_per_s = to_double("rate.workspace-per-s", v);
+     }},
+    {"rate.workspace-burst",
+     [](node_config& c, const std::string& v) {
+       c.limits.workspace_burst = to_double("rate.workspace-burst", v);
+     }},
+    {"fanout.large-channel",
+     [](node_config& c, const std::string& v) {
+       c.limits.large_channel_members = to_uint("fanout.large-channel", v);
+     }},
+    {"presence.coalesce-members",
+     [](node_config& c, const std::string& v) {
+       c.limits.presence_coalesce_members = to_uint("presence.coalesce-members", v);
+     }},
+  };
+  return table;
+}
+
+void apply(node_config& cfg, const std::string& key, const std::string& value) {
+  auto i = setters().find(key);
+  if (i == setters().end())
+    throw std::invalid_argument("unknown option --" + key + " (see --help)");
+  i->second(cfg, value);
+}
+
+std::string trim(const std::string& s) {
+  auto b = s.find_first_not_of(" \t\r");
+  if (b == std::string::npos)
+    return {};
+  auto e = s.find_last_not_of(" \t\r");
+  return s.substr(b, e - b + 1);
+}
+
+void load_file(node_config& cfg, const std::string& path) {
+  std::ifstream in{path};
+  if (!in)
+    throw std::invalid_argument("cannot open config file " + path);
+  std::string line;
+  int n = 0;
+  while (std::getline(in, line)) {
+    ++n;
+    line = trim(line);
+    if (line.empty() || line[0] == '#')
+      continue;
+    auto eq = line.find('=');
+    if (eq == std::string::npos)
+      throw std::invalid_argument(path + ":" + std::to_string(n) + ": expected key = value");
+    apply(cfg, trim(line.substr(0, eq)), trim(line.substr(eq + 1)));
+  }
+}
+
+} // namespace
+
+node_config parse_config(const std::vector<std::string>& args) {
+  node_config cfg;
+  if (auto s = std::getenv("PARLEY_JWT_SECRET"))
+    cfg.jwt_secret = s;
+  if (auto s = std::getenv("PARLEY_ADMIN_TOKEN"))
+    cfg.admin_token = s;
+  std::vector<std::pair<std::string, std::string>> flags;
+  for (size_t i = 0; i < args.size(); ++i) {
+    auto& a = args[i];
+    if (a.rfind("--", 0) != 0)
+      throw std::invalid_argument("unexpected argument '" + a + "' (see --help)");
+    auto eq = a.find('=');
+    if (eq != std::string::npos) {
+      flags.emplace_back(a.substr(2, eq - 2), a.substr(eq + 1));
+    } else {
+      if (i + 1 >= args.size())
+        throw std::invalid_argument("option " + a + " needs a value");
+      flags.emplace_back(a.substr(2), args[++i]);
+    }
+  }
+  // The config file first, so command-line keys override it.
+  for (auto& [k, v] : flags)
+    if (k == "config")
+      load_file(cfg, v);
+  for (auto& [k, v] : flags)
+    if (k != "config")
+      apply(cfg, k, v);
+  if (cfg.storage.empty())
+    cfg.storage = "sqlite3://db=" + cfg.data_dir + "/parley.db";
+  return cfg;
+}
+
+std::string usage() {
+  std::string text = "usage: parleyd [--config FILE] [--node NAME] [--key=value ...]\n"
+                     "Runs one Parley node. With no arguments: SQLite in ./data, HTTP on "
+                     "127.0.0.1:8080.\nSecrets: PARLEY_JWT_SECRET, PARLEY_ADMIN_TOKEN (generated "
+                     "in dev when unset).\nKeys:\n";
+  for (auto& [k, v] : setters())
+    text += "  --" + k + "\n";
+  return text;
+}
+
+} // namespace parley

@@ -1,0 +1,40 @@
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "actors/node_context.hpp"
+
+namespace parley {
+
+/// Everything a node is started with (DESIGN.md "Configuration and launch"). Defaults run one
+/// node on SQLite in ./data with HTTP on 127.0.0.1:8080.
+struct node_config {
+  std::string node_name = "local";
+  std::string http_host = "127.0.0.1";
+  uint16_t http_port = 8080;     // 0: pick a free port (printed at start)
+  std::string data_dir = "data";
+  std::string storage;           // SOCI connection string; default sqlite3 in data_dir
+  std::string storage_sync = "normal"; // normal | full (fsync per group commit)
+  size_t storage_readers = 2;
+  std::string jwt_secret;        // env PARLEY_JWT_SECRET; generated in dev when empty
+  std::string admin_token;       // env PARLEY_ADMIN_TOKEN; generated in dev when empty
+  bool secrets_generated = false;
+  size_t scheduler_threads = 0;  // 0: the core count
+  std::string scheduler_policy = "sharing"; // sharing | stealing
+  size_t io_threads = 1;
+  size_t max_connections = 0;    // 0: below the open-file limit
+  size_t outbound_queue = 100;
+  std::string log_level = "info";
+  node_limits limits;
+};
+
+/// Parses `--key=value` / `--key value` arguments and `--config FILE` (lines `key = value`).
+/// Throws std::invalid_argument with a one-line message on an unknown key or a bad value.
+node_config parse_config(const std::vector<std::string>& args);
+
+/// The usage text of parleyd.
+std::string usage();
+
+} // namespace parley

@@ -1,0 +1,45 @@
+#include <csignal>
+#include <cstdio>
+#include <iostream>
+#include <stdexcept>
+
+#include "runtime/node.hpp"
+
+int main(int argc, char** argv) {
+  std::vector<std::string> args(argv + 1, argv + argc);
+  for (auto& a : args)
+    if (a == "--help" || a == "-h") {
+      std::cout << parley::usage();
+      return 0;
+    }
+  // SIGINT/SIGTERM are taken with sigwait by the main thread; block them before any thread.
+  sigset_t set;
+  sigemptyset(&set);
+  sigaddset(&set, SIGINT);
+  sigaddset(&set, SIGTERM);
+  pthread_sigmask(SIG_BLOCK, &set, nullptr);
+  std::signal(SIGPIPE, SIG_IGN);
+  try {
+    auto cfg = parley::parse_config(args);
+    parley::node n{cfg};
+    auto& c = n.config();
+    auto url = "http://" + c.http_host + ":" + std::to_string(n.port());
+    std::cout << "parleyd: node " << c.node_name << ", storage " << c.storage << ", max "
+              << c.max_connections << " connections\n";
+    if (c.secrets_generated) {
+      std::cout << "parleyd: dev secrets generated (set PARLEY_JWT_SECRET and PARLEY_ADMIN_TOKEN "
+                   "to keep them)\n"
+                << "parleyd: admin token: " << c.admin_token << "\n"
+                << "parleyd: jwt secret: " << c.jwt_secret << "\n";
+    }
+    std::cout << "parleyd: mint a user token: PARLEY_JWT_SECRET=" << (c.secrets_generated ? c.jwt_secret : "<secret>")
+              << " parley token --user U1 --workspace W1\n"
+              << "parleyd: listening on " << url << std::endl;
+    n.wait_for_signal();
+    std::cout << "parleyd: shutting down" << std::endl;
+  } catch (const std::exception& e) {
+    std::cerr << "parleyd: " << e.what() << std::endl;
+    return 1;
+  }
+  return 0;
+}

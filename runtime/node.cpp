@@ -1,0 +1,184 @@
+#include "runtime/node.hpp"
+
+#include <csignal>
+#include <filesystem>
+#include <stdexcept>
+#include <thread>
+
+#include <sys/resource.h>
+
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/signal_set.hpp>
+#include <caf/actor_pool.hpp>
+#include <caf/actor_system.hpp>
+#include <caf/actor_system_config.hpp>
+#include <caf/io/middleman.hpp>
+
+#include "actors/channel.hpp"
+#include "actors/gateway.hpp"
+#include "actors/presence.hpp"
+#include "actors/register_types.hpp"
+#include "actors/sequencer.hpp"
+#include "actors/storage_reader.hpp"
+#include "protocol/jwt.hpp"
+#include "runtime/listener.hpp"
+#include "runtime/rest_api.hpp"
+#include "storage/soci_store.hpp"
+
+namespace parley {
+
+namespace net = boost::asio;
+
+size_t raise_open_file_limit() {
+  rlimit lim{};
+  if (getrlimit(RLIMIT_NOFILE, &lim) != 0)
+    return 1024;
+  if (lim.rlim_cur < lim.rlim_max) {
+    lim.rlim_cur = lim.rlim_max;
+    setrlimit(RLIMIT_NOFILE, &lim);
+    getrlimit(RLIMIT_NOFILE, &lim);
+  }
+  return static_cast<size_t>(lim.rlim_cur);
+}
+
+namespace {
+
+/// Descriptors kept free for storage files, peers and accept bursts.
+constexpr size_t reserved_descriptors = 256;
+
+struct parley_actor_config : caf::actor_system_config {
+  explicit parley_actor_config(const node_config& cfg) {
+    register_types(*this);
+    auto threads = cfg.scheduler_threads != 0 ? cfg.scheduler_threads
+                                              : std::max(1u, std::thread::hardware_concurrency());
+    set("scheduler.max-threads", threads);
+    set("scheduler.policy", caf::atom_from_string(cfg.scheduler_policy));
+    set("logger.console-verbosity", caf::atom("quiet"));
+    set("logger.file-verbosity", caf::atom("quiet"));
+  }
+};
+
+std::shared_ptr<storage::soci_store> open_store(const node_config& cfg) {
+  auto mode = cfg.storage_sync == "full" ? storage::sync_mode::full : storage::sync_mode::normal;
+  auto store = storage::open_soci_store(cfg.storage, mode);
+  if (!store)
+    throw std::runtime_error("cannot open storage " + cfg.storage + ": "
+                             + caf::to_string(store.error()));
+  return std::shared_ptr<storage::soci_store>(std::move(*store));
+}
+
+} // namespace
+
+struct node::impl {
+  node_config cfg;
+  parley_actor_config actor_cfg;
+  caf::actor_system system;
+  node_ptr ctx = std::make_shared<node_context>();
+  std::unique_ptr<server_context> server;
+  std::unique_ptr<rest_api> rest;
+  net::io_context ioc;
+  std::shared_ptr<listener> http;
+  std::vector<std::thread> io_threads;
+
+  explicit impl(node_config c) : cfg(std::move(c)), actor_cfg(cfg), system(actor_cfg) {
+    system.await_actors_before_shutdown(false);
+  }
+
+  void start() {
+    auto fd_limit = raise_open_file_limit();
+    auto cap = fd_limit > reserved_descriptors * 2 ? fd_limit - reserved_descriptors : fd_limit / 2;
+    if (cfg.max_connections == 0 || cfg.max_connections > cap)
+      cfg.max_connections = cap;
+    if (cfg.jwt_secret.empty() || cfg.admin_token.empty()) {
+      if (cfg.jwt_secret.empty())
+        cfg.jwt_secret = random_hex(32);
+      if (cfg.admin_token.empty())
+        cfg.admin_token = random_hex(24);
+      cfg.secrets_generated = true;
+    }
+    if (cfg.storage.rfind("sqlite3://", 0) == 0) {
+      std::error_code ec;
+      std::filesystem::create_directories(cfg.data_dir, ec);
+      if (ec)
+        throw std::runtime_error("cannot create data directory " + cfg.data_dir + ": "
+                                 + ec.message());
+    }
+    // Storage: one writer connection for the sequencer, a pool of readers. Blocking I/O runs
+    // in detached actors, never on scheduler threads.
+    auto writer = open_store(cfg);
+    std::vector<std::shared_ptr<storage::soci_store>> readers;
+    for (size_t i = 0; i < cfg.storage_readers; ++i)
+      readers.push_back(open_store(cfg));
+    ctx->node_name = cfg.node_name;
+    ctx->limits = cfg.limits;
+    ctx->quota = std::make_unique<workspace_quota>(cfg.limits.workspace_rate_per_s,
+                                                   cfg.limits.workspace_burst);
+    ctx->sequencer = system.spawn<caf::detached>(sequencer, writer, cfg.limits.sequencer_max_batch);
+    size_t next = 0;
+    auto ring = cfg.limits.recent_ring;
+    ctx->store = caf::actor_pool::make(
+      system.dummy_execution_unit(), readers.size(),
+      [&] {
+        auto r = readers[next++];
+        return system.spawn<caf::detached>(storage_reader, r, r, ring);
+      },
+      caf::actor_pool::round_robin());
+    ctx->gateway = system.spawn(gateway, ctx);
+    ctx->presence = system.spawn(presence, ctx);
+    auto* sys = &system;
+    auto node = ctx;
+    ctx->channels.set_factory([sys, node](channel_id id) { return sys->spawn(channel, node, id); });
+    // HTTP/WebSocket listener on Asio threads.
+    server = std::make_unique<server_context>(system, ctx, cfg);
+    server->max_connections = cfg.max_connections;
+    rest = std::make_unique<rest_api>(*server);
+    server->rest = rest.get();
+    auto address = net::ip::make_address(cfg.http_host);
+    try {
+      http = std::make_shared<listener>(ioc, net::ip::tcp::endpoint{address, cfg.http_port}, *server);
+    } catch (const std::exception& e) {
+      throw std::runtime_error("cannot listen on " + cfg.http_host + ":"
+                               + std::to_string(cfg.http_port) + ": " + e.what());
+    }
+    http->run();
+    for (size_t i = 0; i < cfg.io_threads; ++i)
+      io_threads.emplace_back([this] { ioc.run(); });
+  }
+
+  ~impl() {
+    if (http)
+      http->stop();
+    ioc.stop();
+    for (auto& t : io_threads)
+      t.join();
+    // Actors may still hold sessions; the system does not wait for them (see NOTES-deps).
+    for (auto hdl : {ctx->gateway, ctx->presence, ctx->sequencer, ctx->store})
+      if (hdl)
+        caf::anon_send_exit(hdl, caf::exit_reason::user_shutdown);
+  }
+};
+
+node::node(node_config cfg) : impl_(std::make_unique<impl>(std::move(cfg))) {
+  impl_->start();
+}
+
+node::~node() = default;
+
+uint16_t node::port() const {
+  return impl_->http->port();
+}
+
+const node_config& node::config() const {
+  return impl_->cfg;
+}
+
+void node::wait_for_signal() {
+  sigset_t set;
+  sigemptyset(&set);
+  sigaddset(&set, SIGINT);
+  sigaddset(&set, SIGTERM);
+  int sig = 0;
+  sigwait(&set, &sig);
+}
+
+} // namespace parley

@@ -1,0 +1,377 @@
+#include "runtime/rest_api.hpp"
+
+#include <ctime>
+
+#include <caf/event_based_actor.hpp>
+
+#include "actors/atoms.hpp"
+#include "actors/errors.hpp"
+#include "actors/messages.hpp"
+#include "protocol/client_frame.hpp"
+#include "protocol/jwt.hpp"
+#include "protocol/server_frame.hpp"
+#include "runtime/metrics.hpp"
+#include "runtime/request_target.hpp"
+
+namespace parley {
+
+namespace http = boost::beast::http;
+using json = nlohmann::json;
+
+rest_reply error_reply(int status, const std::string& code, const std::string& message) {
+  rest_reply r;
+  r.status = status;
+  r.body = json{{"code", code}, {"message", message}};
+  return r;
+}
+
+namespace {
+
+rest_reply code_reply(error_code code, const std::string& message) {
+  return error_reply(http_status(code), std::string(to_string(code)), message);
+}
+
+/// User calls: over REST an unknown channel fails the member check first -> 403.
+rest_reply user_error(const caf::error& err) {
+  auto code = to_error_code(err);
+  if (code == error_code::not_found)
+    code = error_code::not_in_channel;
+  switch (code) {
+    case error_code::not_in_channel:
+      return code_reply(code, "not a member of this channel");
+    case error_code::rate_limited:
+      return code_reply(code, "too many messages, slow down");
+    default:
+      return code_reply(error_code::unavailable, "temporarily unavailable, retry later");
+  }
+}
+
+rest_reply admin_error(const caf::error& err) {
+  auto code = to_error_code(err);
+  if (code == error_code::not_found)
+    return code_reply(code, "no such channel");
+  return code_reply(error_code::unavailable, "temporarily unavailable, retry later");
+}
+
+rest_reply frame_error_reply(const frame_error& e) {
+  return code_reply(e.code, e.message);
+}
+
+/// Asks an actor from an Asio thread without blocking it: a short-lived actor waits for the
+/// answer and calls back.
+template <class OnValue, class... Ts>
+void ask(server_context& ctx, caf::actor dest, rest_api::callback done,
+         std::function<rest_reply(const caf::error&)> on_error, OnValue on_value, Ts... xs) {
+  auto timeout = ctx.node->limits.request_timeout;
+  ctx.system.spawn([=](caf::event_based_actor* self) {
+    self->request(dest, timeout, xs...)
+      .then(on_value, [=](caf::error& err) { done(on_error(err)); });
+  });
+}
+
+std::optional<json> parse_body(const rest_api::request& req) {
+  auto j = json::parse(req.body(), nullptr, false);
+  if (j.is_discarded() || !j.is_object())
+    return std::nullopt;
+  return j;
+}
+
+/// Query values as JSON: integers stay numbers, anything else a string (then refused by the
+/// frame validation with bad_request).
+json query_value(const std::string& v) {
+  if (!v.empty() && v.size() < 20 && v.find_first_not_of("-0123456789") == std::string::npos) {
+    try {
+      return std::stoll(v);
+    } catch (...) {
+    }
+  }
+  return v;
+}
+
+class request_handler {
+public:
+  request_handler(server_context& ctx, const rest_api::request& req, rest_api::callback done)
+    : ctx_(ctx), req_(req), done_(std::move(done)), target_(parse_target(std::string_view(req.target().data(), req.target().size()))) {}
+
+  void run() {
+    auto& s = target_.segments;
+    auto m = req_.method();
+    if (s.size() == 1 && s[0] == "healthz" && m == http::verb::get)
+      return done_(rest_reply{200, json{{"status", "ok"}, {"node", ctx_.config.node_name}}});
+    if (s.size() == 1 && s[0] == "metrics" && m == http::verb::get) {
+      rest_reply r;
+      r.content_type = "text/plain; version=0.0.4";
+      r.raw = render_metrics(ctx_);
+      return done_(std::move(r));
+    }
+    if (s.size() < 2 || s[0] != "v1")
+      return done_(error_reply(404, "not_found", "no such endpoint"));
+    if (s[1] == "channels" && s.size() == 4 && s[3] == "messages") {
+      if (m == http::verb::post)
+        return with_user([this](principal who) { post_message(who); });
+      if (m == http::verb::get)
+        return with_user([this](principal who) { get_messages(who); });
+      return method_not_allowed();
+    }
+    if (s[1] == "channels" && s.size() == 4 && s[3] == "presence") {
+      if (m == http::verb::get)
+        return with_user([this](principal who) { get_presence(who); });
+      return method_not_allowed();
+    }
+    if (s[1] == "dms" && s.size() == 2) {
+      if (m == http::verb::post)
+        return with_user([this](principal who) { post_dm(who); });
+      return method_not_allowed();
+    }
+    if (s[1] == "channels" && s.size() == 2) {
+      if (m == http::verb::post)
+        return with_admin([this] { create_channel(); });
+      return method_not_allowed();
+    }
+    if (s[1] == "channels" && s.size() == 4 && s[3] == "members") {
+      if (m == http::verb::post)
+        return with_admin([this] { add_members(); });
+      return method_not_allowed();
+    }
+    if (s[1] == "channels" && s.size() == 5 && s[3] == "members") {
+      if (m == http::verb::delete_)
+        return with_admin([this] { remove_member(); });
+      return method_not_allowed();
+    }
+    if (s[1] == "ws" && s.size() == 2)
+      return done_(error_reply(400, "bad_request", "a WebSocket upgrade is required here"));
+    if (s[1] == "admin" && s.size() == 3 && s[2] == "actors" && m == http::verb::get)
+      return with_admin([this] { list_actors(); });
+    done_(error_reply(404, "not_found", "no such endpoint"));
+  }
+
+private:
+  void method_not_allowed() { done_(error_reply(405, "bad_request", "method not allowed")); }
+
+  template <class F>
+  void with_user(F f) {
+    auto token = bearer_token(req_);
+    if (token.empty())
+      return done_(error_reply(401, "unauthorized", "missing bearer token"));
+    auto verified = jwt_verify(token, ctx_.config.jwt_secret, std::time(nullptr));
+    auto claims = std::get_if<jwt_claims>(&verified);
+    if (!claims)
+      return done_(error_reply(401, "unauthorized",
+                               "invalid token: " + std::string(to_string(std::get<jwt_error>(verified)))));
+    f(principal{claims->workspace, claims->user});
+  }
+
+  template <class F>
+  void with_admin(F f) {
+    auto token = bearer_token(req_);
+    if (token.empty() || !constant_time_equal(token, ctx_.config.admin_token))
+      return done_(error_reply(401, "unauthorized", "admin token required"));
+    f();
+  }
+
+  std::optional<channel_id> channel_segment() {
+    auto ch = channel_id::parse(target_.segments[2]);
+    if (!ch)
+      done_(error_reply(400, "bad_request", "channel id must look like C1"));
+    return ch;
+  }
+
+  void post_message(principal who) {
+    auto ch = channel_segment();
+    if (!ch)
+      return;
+    auto body = parse_body(req_);
+    if (!body)
+      return done_(error_reply(400, "bad_request", "body must be a JSON object"));
+    // The same validation as the WebSocket frame.
+    (*body)["type"] = "message.send";
+    (*body)["channel_id"] = ch->str();
+    auto parsed = parse_client_frame(body->dump(-1, ' ', false, json::error_handler_t::replace));
+    if (auto err = std::get_if<frame_error>(&parsed))
+      return done_(frame_error_reply(*err));
+    auto& f = std::get<send_frame>(std::get<client_frame>(parsed));
+    send_request req{who, *ch, f.client_msg_id, f.text, caf::actor{}, 0};
+    auto done = done_;
+    ask(ctx_, ctx_.node->channels.get(*ch), done_, user_error,
+        [done](const send_reply& r) {
+          done(rest_reply{200, json{{"client_msg_id", r.ack.client_msg_id},
+                                    {"channel_id", r.ack.channel.str()},
+                                    {"channel_seq", r.ack.seq},
+                                    {"ts", r.ack.ts}}});
+        },
+        send_atom::value, req);
+  }
+
+  void get_messages(principal who) {
+    auto ch = channel_segment();
+    if (!ch)
+      return;
+    json frame{{"type", "backfill"}, {"channel_id", ch->str()}};
+    if (target_.has("after_seq"))
+      frame["after_seq"] = query_value(target_.param("after_seq"));
+    if (target_.has("limit"))
+      frame["limit"] = query_value(target_.param("limit"));
+    auto parsed = parse_client_frame(frame.dump());
+    if (auto err = std::get_if<frame_error>(&parsed))
+      return done_(frame_error_reply(*err));
+    auto& f = std::get<backfill_frame>(std::get<client_frame>(parsed));
+    auto done = done_;
+    ask(ctx_, ctx_.node->channels.get(*ch), done_, user_error,
+        [done](const backfill_page& page) {
+          json msgs = json::array();
+          for (auto& m : page.messages)
+            msgs.push_back(message_json(m));
+          done(rest_reply{200, json{{"channel_id", page.channel.str()},
+                                    {"messages", std::move(msgs)},
+                                    {"has_more", page.has_more}}});
+        },
+        backfill_atom::value, who, f.after_seq, f.limit);
+  }
+
+  void get_presence(principal who) {
+    auto ch = channel_segment();
+    if (!ch)
+      return;
+    auto done = done_;
+    auto id = *ch;
+    ask(ctx_, ctx_.node->channels.get(id), done_, user_error,
+        [done, id](const std::vector<presence_entry>& entries) {
+          json users = json::array();
+          for (auto& e : entries)
+            users.push_back({{"user_id", e.user.str()}, {"status", to_string(e.status)}});
+          done(rest_reply{200, json{{"channel_id", id.str()}, {"users", std::move(users)}}});
+        },
+        who_atom::value, who);
+  }
+
+  std::optional<std::vector<user_id>> user_list(const json& body, const char* field) {
+    auto i = body.find(field);
+    if (i == body.end() || !i->is_array())
+      return std::nullopt;
+    std::vector<user_id> users;
+    for (auto& v : *i) {
+      if (!v.is_string())
+        return std::nullopt;
+      auto u = user_id::parse(v.get<std::string>());
+      if (!u)
+        return std::nullopt;
+      if (std::find(users.begin(), users.end(), *u) == users.end())
+        users.push_back(*u);
+    }
+    return users;
+  }
+
+  void post_dm(principal who) {
+    auto body = parse_body(req_);
+    auto users = body ? user_list(*body, "user_ids") : std::nullopt;
+    if (!users || (*body)["user_ids"].size() != 2)
+      return done_(error_reply(400, "bad_request", "user_ids must be two user ids like [\"U1\",\"U2\"]"));
+    if (users->size() != 2)
+      return done_(error_reply(400, "bad_request", "a DM needs two different users"));
+    auto a = (*users)[0];
+    auto b = (*users)[1];
+    if (who.user != a && who.user != b)
+      return done_(error_reply(403, "not_in_channel", "the caller must be one of the pair"));
+    auto done = done_;
+    auto ws = who.workspace;
+    auto& ctx = ctx_;
+    ask(ctx_, ctx_.node->store, done_, admin_error,
+        [done, ws, a, b, &ctx](channel_id ch, bool created) {
+          if (created)
+            for (auto& gw : ctx.node->all_gateways())
+              caf::anon_send(gw, joined_atom::value, ch, ws, std::vector<user_id>{a, b}, uint64_t{0});
+          done(rest_reply{200, json{{"channel_id", ch.str()}}});
+        },
+        dm_atom::value, ws, a, b);
+  }
+
+  void create_channel() {
+    auto body = parse_body(req_);
+    if (!body)
+      return done_(error_reply(400, "bad_request", "body must be a JSON object"));
+    auto wsv = body->find("workspace_id");
+    auto ws = wsv != body->end() && wsv->is_string() ? workspace_id::parse(wsv->get<std::string>())
+                                                      : std::nullopt;
+    if (!ws)
+      return done_(error_reply(400, "bad_request", "workspace_id must look like W1"));
+    auto namev = body->find("name");
+    if (namev == body->end() || !namev->is_string() || namev->get<std::string>().empty()
+        || namev->get<std::string>().size() > 200)
+      return done_(error_reply(400, "bad_request", "name must be a string of 1 to 200 bytes"));
+    std::vector<user_id> members;
+    if (body->contains("members")) {
+      auto m = user_list(*body, "members");
+      if (!m)
+        return done_(error_reply(400, "bad_request", "members must be user ids like [\"U1\"]"));
+      members = *m;
+    }
+    auto done = done_;
+    auto& ctx = ctx_;
+    auto w = *ws;
+    ask(ctx_, ctx_.node->store, done_, admin_error,
+        [done, w, members, &ctx](channel_id ch) {
+          if (!members.empty())
+            for (auto& gw : ctx.node->all_gateways())
+              caf::anon_send(gw, joined_atom::value, ch, w, members, uint64_t{0});
+          done(rest_reply{201, json{{"channel_id", ch.str()}}});
+        },
+        create_atom::value, w, namev->get<std::string>(), members);
+  }
+
+  void add_members() {
+    auto ch = channel_segment();
+    if (!ch)
+      return;
+    auto body = parse_body(req_);
+    auto users = body ? user_list(*body, "user_ids") : std::nullopt;
+    if (!users)
+      return done_(error_reply(400, "bad_request", "user_ids must be user ids like [\"U1\"]"));
+    auto done = done_;
+    auto id = *ch;
+    ask(ctx_, ctx_.node->channels.get(id), done_, admin_error,
+        [done, id](const std::vector<user_id>& added) {
+          json list = json::array();
+          for (auto u : added)
+            list.push_back(u.str());
+          done(rest_reply{200, json{{"channel_id", id.str()}, {"added", std::move(list)}}});
+        },
+        add_atom::value, *users);
+  }
+
+  void remove_member() {
+    auto ch = channel_segment();
+    if (!ch)
+      return;
+    auto user = user_id::parse(target_.segments[4]);
+    if (!user)
+      return done_(error_reply(400, "bad_request", "user id must look like U1"));
+    auto done = done_;
+    ask(ctx_, ctx_.node->channels.get(*ch), done_, admin_error,
+        [done](bool removed) {
+          if (removed)
+            done(rest_reply{204, json{}});
+          else
+            done(error_reply(404, "not_found", "not a member of this channel"));
+        },
+        remove_atom::value, *user);
+  }
+
+  void list_actors() {
+    done_(rest_reply{200, json{{"node", ctx_.config.node_name},
+                               {"channels_active", ctx_.node->channels.size()},
+                               {"connections_open", ctx_.open_connections.load()}}});
+  }
+
+  server_context& ctx_;
+  const rest_api::request& req_;
+  rest_api::callback done_;
+  request_target target_;
+};
+
+} // namespace
+
+void rest_api::handle(const request& req, callback done) {
+  request_handler{ctx_, req, std::move(done)}.run();
+}
+
+} // namespace parley

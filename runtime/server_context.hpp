@@ -1,0 +1,31 @@
+#pragma once
+
+#include <atomic>
+#include <cstdint>
+#include <string>
+
+#include <caf/actor_system.hpp>
+
+#include "actors/node_context.hpp"
+#include "runtime/config.hpp"
+
+namespace parley {
+
+class rest_api;
+
+/// What the Beast listener and its sessions share with the actor side.
+struct server_context {
+  caf::actor_system& system;
+  node_ptr node;
+  node_config config;
+  size_t max_connections = 0;
+  std::atomic<size_t> open_connections{0};
+  std::atomic<uint64_t> next_connection_id{1};
+  std::atomic<uint64_t> rejected_connections{0};
+  rest_api* rest = nullptr;
+
+  server_context(caf::actor_system& sys, node_ptr n, node_config cfg)
+    : system(sys), node(std::move(n)), config(std::move(cfg)) {}
+};
+
+} // namespace parley

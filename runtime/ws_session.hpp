@@ -1,0 +1,67 @@
+#pragma once
+
+#include <memory>
+#include <string>
+#include <vector>
+
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/beast/core.hpp>
+#include <boost/beast/http.hpp>
+#include <boost/beast/websocket.hpp>
+
+#include "actors/outbound_sink.hpp"
+#include "protocol/jwt.hpp"
+#include "protocol/outbound_queue.hpp"
+#include "runtime/server_context.hpp"
+
+namespace parley {
+
+/// One WebSocket connection on its Asio strand: reads frames into its connection actor and
+/// writes the actor's (and gateway's) frames from a bounded single-writer queue.
+class ws_session : public outbound_sink, public std::enable_shared_from_this<ws_session> {
+public:
+  using request = boost::beast::http::request<boost::beast::http::string_body>;
+
+  ws_session(boost::asio::ip::tcp::socket&& socket, server_context& ctx, jwt_claims claims);
+  ~ws_session() override;
+
+  /// Completes the upgrade and starts the connection actor.
+  void run(request req);
+
+  void push_message(frame_ptr frame, channel_id channel, uint64_t seq) override;
+  void push_control(frame_ptr frame) override;
+  void hold() override;
+  void release(std::vector<frame_ptr> first) override;
+  void close(uint16_t code, std::string reason) override;
+
+private:
+  void on_accept(boost::beast::error_code ec);
+  void do_read();
+  void on_read(boost::beast::error_code ec, size_t bytes);
+  void maybe_write();
+  void write_next();
+  void start_close(uint16_t code, std::string reason);
+  void do_close();
+  void notify_closed();
+
+  boost::beast::websocket::stream<boost::beast::tcp_stream> ws_;
+  boost::beast::flat_buffer buffer_;
+  server_context& ctx_;
+  jwt_claims claims_;
+  uint64_t id_;
+  caf::actor actor_;
+
+  // Strand-owned write state.
+  outbound_queue queue_;
+  std::vector<frame_ptr> preface_;
+  std::vector<frame_ptr> batch_;
+  size_t batch_pos_ = 0;
+  bool held_ = false;
+  bool writing_ = false;
+  bool close_requested_ = false;
+  bool close_sent_ = false;
+  uint16_t close_code_ = 1000;
+  std::string close_reason_;
+};
+
+} // namespace parley
