@@ -42,6 +42,12 @@ size_t channel_directory::size() {
   return actors_.size();
 }
 
+void channel_directory::clear() {
+  std::lock_guard<std::mutex> guard{mtx_};
+  actors_.clear();
+  factory_ = nullptr;
+}
+
 int64_t now_us() {
   using namespace std::chrono;
   return duration_cast<microseconds>(system_clock::now().time_since_epoch()).count();

@@ -67,6 +67,9 @@ public:
   /// Number of active channel actors.
   size_t size();
 
+  /// Forgets every channel actor (shutdown).
+  void clear();
+
 private:
   std::mutex mtx_;
   factory factory_;

@@ -155,6 +155,9 @@ struct node::impl {
     for (auto hdl : {ctx->gateway, ctx->presence, ctx->sequencer, ctx->store})
       if (hdl)
         caf::anon_send_exit(hdl, caf::exit_reason::user_shutdown);
+    // Detached actors' threads wait until their actor objects are gone: drop our handles.
+    ctx->gateway = ctx->presence = ctx->sequencer = ctx->store = caf::actor{};
+    ctx->channels.clear();
   }
 };
 
