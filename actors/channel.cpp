@@ -422,7 +422,7 @@ caf::result<backfill_page> on_backfill(channel_actor self, const principal& who,
 void announce_joined(channel_actor self, const std::vector<user_id>& users) {
   auto& st = self->state;
   for (auto& gw : st.node->all_gateways())
-    self->send(gw, joined_atom::value, st.id, st.workspace, users, st.last_seq);
+    self->send(gw, joined_atom::value, st.id, st.workspace, users, st.durable_seq());
 }
 
 caf::behavior running(channel_actor self) {
@@ -437,7 +437,7 @@ caf::behavior running(channel_actor self) {
       if (is_member(st, who) || s == presence_status::offline)
         set_status(self, who.user, gw, s);
       schedule_idle_check(self);
-      return st.last_seq;
+      return st.durable_seq();
     },
     [=](backfill_atom, const principal& who, uint64_t after, uint32_t limit) {
       return on_backfill(self, who, after, limit);
@@ -508,7 +508,8 @@ caf::behavior running(channel_actor self) {
       if (!quiet(st))
         return;
       auto idle_for = self->clock().now() - st.last_active;
-      if (idle_for >= st.node->limits.channel_idle) {
+      // An unknown channel leaves as soon as it answered: ids cost nothing to make up.
+      if (!st.found || idle_for >= st.node->limits.channel_idle) {
         st.node->channels.forget(st.id, caf::actor_cast<caf::actor>(self));
         self->quit();
       } else {
@@ -560,7 +561,12 @@ caf::behavior channel(caf::stateful_actor<channel_state>* self, node_ptr node, c
         }
         self->set_default_handler(caf::print_and_drop);
         self->become(running(self));
-        schedule_idle_check(self);
+        if (st.found) {
+          schedule_idle_check(self);
+        } else {
+          st.idle_check_scheduled = true;
+          self->delayed_send(self, std::chrono::seconds(1), idle_atom::value);
+        }
       },
       [=](caf::error&) {
         self->state.node->channels.forget(self->state.id, caf::actor_cast<caf::actor>(self));
