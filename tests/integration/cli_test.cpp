@@ -1,0 +1,109 @@
+// The `parley` CLI against a real node: token, channel create, send, tail and its errors.
+
+#include <array>
+#include <chrono>
+#include <cstdio>
+#include <sys/wait.h>
+
+#include <catch2/catch.hpp>
+
+#include "protocol/jwt.hpp"
+#include "tests/integration/node_process.hpp"
+
+using namespace parley::test;
+
+namespace {
+
+struct cli_result {
+  int status = -1;
+  std::string out; // stdout and stderr together
+};
+
+/// Runs `parley <args>` through the shell with `env` prepended ("K=V K2=V2").
+cli_result run_cli(const std::string& env, const std::string& args) {
+  std::string cmd = env + " " + PARLEY_CLI_PATH + " " + args + " 2>&1";
+  cli_result r;
+  FILE* pipe = popen(cmd.c_str(), "r");
+  REQUIRE(pipe);
+  std::array<char, 4096> buf;
+  size_t n;
+  while ((n = fread(buf.data(), 1, buf.size(), pipe)) > 0)
+    r.out.append(buf.data(), n);
+  int status = pclose(pipe);
+  r.status = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+  while (!r.out.empty() && r.out.back() == '\n')
+    r.out.pop_back();
+  return r;
+}
+
+} // namespace
+
+TEST_CASE("the parley CLI mints tokens, creates channels, sends and tails",
+          "[integration][cli]") {
+  auto tok = run_cli("PARLEY_JWT_SECRET=" + test_jwt_secret,
+                     "token --user U7 --workspace W1 --ttl 30m");
+  REQUIRE(tok.status == 0);
+  auto now = std::chrono::duration_cast<std::chrono::seconds>(
+                 std::chrono::system_clock::now().time_since_epoch())
+                 .count();
+  auto verified = parley::jwt_verify(tok.out, test_jwt_secret, now);
+  REQUIRE(std::holds_alternative<parley::jwt_claims>(verified));
+  auto claims = std::get<parley::jwt_claims>(verified);
+  CHECK(claims.user.str() == "U7");
+  CHECK(claims.workspace.str() == "W1");
+  CHECK(claims.exp >= now + 1790);
+  CHECK(claims.exp <= now + 1810);
+
+  node_process node;
+  auto admin = "PARLEY_ADMIN_TOKEN=" + test_admin_token;
+  auto node_flag = " --node " + node.base_url();
+  auto created =
+      run_cli(admin, "channel create" + node_flag + " --workspace W1 --name general --members U7,U8");
+  INFO(created.out);
+  REQUIRE(created.status == 0);
+  auto channel = created.out;
+  REQUIRE(parley::channel_id::parse(channel));
+
+  auto added = run_cli(admin, "channel add-members" + node_flag + " --channel " + channel +
+                                  " --users U9");
+  INFO(added.out);
+  REQUIRE(added.status == 0);
+
+  auto sent = run_cli("", "send" + node_flag + " --token " + tok.out + " --channel " + channel +
+                              " --text 'hello there' --client-msg-id cli-1");
+  INFO(sent.out);
+  REQUIRE(sent.status == 0);
+  CHECK(sent.out.rfind(channel + " seq 1 ts ", 0) == 0);
+
+  auto u9 = node_process::token("U9");
+  auto tail = run_cli("", "tail" + node_flag + " --token " + u9 + " --workspace W1 --channel " +
+                              channel + " --count 1");
+  INFO(tail.out);
+  REQUIRE(tail.status == 0);
+  CHECK(tail.out == "[1] U7: hello there");
+
+  // Errors: one line on stderr, non-zero exit, with the server's code.
+  auto outsider = node_process::token("U5");
+  auto refused = run_cli("", "send" + node_flag + " --token " + outsider + " --channel " +
+                                 channel + " --text nope");
+  CHECK(refused.status != 0);
+  CHECK(refused.out.rfind("parley: ", 0) == 0);
+  CHECK(refused.out.find("not_in_channel") != std::string::npos);
+  CHECK(refused.out.find('\n') == std::string::npos);
+
+  auto bad_id = run_cli("", "send" + node_flag + " --token x --channel C01 --text hi");
+  CHECK(bad_id.status != 0);
+  CHECK(bad_id.out.rfind("parley: ", 0) == 0);
+
+  auto unreachable = run_cli("", "send --node http://127.0.0.1:1 --token x --channel C1 --text hi");
+  CHECK(unreachable.status != 0);
+  CHECK(unreachable.out.rfind("parley: ", 0) == 0);
+
+  auto unknown = run_cli("", "frobnicate");
+  CHECK(unknown.status != 0);
+  CHECK(unknown.out.rfind("parley: ", 0) == 0);
+
+  auto help = run_cli("", "--help");
+  CHECK(help.status == 0);
+  CHECK(help.out.find("usage: parley") != std::string::npos);
+}
