@@ -42,7 +42,11 @@ void listener::do_accept() {
       return;
     if (ec) {
       // Out of file descriptors (EMFILE/ENFILE) or a transient error: wait, then retry.
-      std::cerr << "parleyd: accept failed: " << ec.message() << " (pausing 100 ms)\n";
+      auto now = std::chrono::steady_clock::now();
+      if (now - self->last_warning_ >= std::chrono::seconds(1)) {
+        self->last_warning_ = now;
+        std::cerr << "parleyd: accept failed: " << ec.message() << " (pausing accepts)\n";
+      }
       self->backoff_.expires_after(std::chrono::milliseconds(100));
       self->backoff_.async_wait([self](boost::system::error_code e) {
         if (!e)

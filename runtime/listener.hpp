@@ -30,6 +30,7 @@ private:
   boost::asio::ip::tcp::acceptor acceptor_;
   boost::asio::steady_timer backoff_;
   server_context& ctx_;
+  std::chrono::steady_clock::time_point last_warning_{};
 };
 
 } // namespace parley

@@ -38,6 +38,9 @@ public:
   /// "http://127.0.0.1:<port>" of the running process.
   const std::string& base_url() const { return base_url_; }
 
+  /// The process id of the running node.
+  pid_t pid() const { return pid_; }
+
   /// The data directory, kept across restarts.
   const std::string& data_dir() const { return data_dir_; }
 
