@@ -1,4 +1,5 @@
 #include <csignal>
+#include <cstdlib>
 #include <cstdio>
 #include <iostream>
 #include <stdexcept>
@@ -37,6 +38,10 @@ int main(int argc, char** argv) {
               << "parleyd: listening on " << url << std::endl;
     n.wait_for_signal();
     std::cout << "parleyd: shutting down" << std::endl;
+    // Every ack was sent after its commit, so leaving now loses nothing that was acked. Exiting
+    // without unwinding avoids tearing down sockets, actors and the actor system in an order
+    // where one still holds the other.
+    std::_Exit(0);
   } catch (const std::exception& e) {
     std::cerr << "parleyd: " << e.what() << std::endl;
     return 1;
