@@ -42,6 +42,13 @@ using connect_atom = caf::atom_constant<caf::atom("connect")>;
 using disconn_atom = caf::atom_constant<caf::atom("disconn")>;
 using status_atom = caf::atom_constant<caf::atom("status")>;
 
+// presence (cluster changes)
+using rehome_atom = caf::atom_constant<caf::atom("rehome")>;
+
+// cluster
+using hello_atom = caf::atom_constant<caf::atom("hello")>;
+using retry_atom = caf::atom_constant<caf::atom("retry")>;         // INTERNAL
+
 // connection
 using frame_atom = caf::atom_constant<caf::atom("frame")>;
 using activity_atom = caf::atom_constant<caf::atom("activity")>;

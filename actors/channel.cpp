@@ -35,10 +35,17 @@ presence_status combined_status(const channel_state& st, user_id user) {
   return presence_status::away;
 }
 
+/// Sends one delivery to a node gateway, counting those that cross to another node.
+void deliver_to(channel_actor self, const caf::actor& gw, const delivery& d) {
+  if (gw.node() != self->node())
+    ++self->state.node->counters.deliveries_sent_remote;
+  self->send(gw, deliver_atom::value, d);
+}
+
 /// Sends one delivery to every gateway with online members: O(nodes), not O(members).
 void broadcast(channel_actor self, const delivery& d) {
   for (auto& [gw, count] : self->state.gateways)
-    self->send(gw, deliver_atom::value, d);
+    deliver_to(self, gw, d);
 }
 
 void remember_ack(channel_state& st, const std::string& key, const send_ack& ack) {
@@ -127,7 +134,8 @@ void set_status(channel_actor self, user_id user, const caf::actor& gw, presence
       st.online.erase(user);
   } else if (i == per_gw.end()) {
     per_gw.emplace(gw, s);
-    ++st.gateways[gw];
+    if (st.gateways[gw]++ == 0)
+      self->monitor(gw); // a node that goes down takes its online users with it
   } else {
     i->second = s;
   }
@@ -203,6 +211,7 @@ void on_durable(channel_actor self, channel_state::committing_send& c) {
   }
   auto ack = ack_of(c.msg);
   remember_ack(st, key, ack);
+  ++st.node->counters.messages_acked;
   st.ring.push_back(c.msg);
   if (st.ring.size() > st.node->limits.recent_ring)
     st.ring.pop_front();
@@ -222,10 +231,10 @@ void on_durable(channel_actor self, channel_state::committing_send& c) {
         auto with_ack = d;
         with_ack.ack_conn = c.req.origin_conn;
         with_ack.ack_frame.ptr = ack_frame;
-        self->send(gw, deliver_atom::value, with_ack);
+        deliver_to(self, gw, with_ack);
         written = true;
       } else {
-        self->send(gw, deliver_atom::value, d);
+        deliver_to(self, gw, d);
       }
     }
   }
@@ -284,6 +293,7 @@ void admit(channel_actor self, channel_state::pending_send& p) {
                    token_bucket{st.node->limits.user_rate_per_s, st.node->limits.user_burst})
           .first;
   if (!b->second.available(now) || !st.node->quota->try_take(st.workspace, now)) {
+    ++st.node->counters.rate_limited;
     p.rp.deliver(make_error(error_code::rate_limited));
     return;
   }
@@ -545,6 +555,17 @@ caf::behavior channel(caf::stateful_actor<channel_state>* self, node_ptr node, c
   st.node = std::move(node);
   st.id = id;
   st.last_active = self->clock().now();
+  // A node that went down takes its online users with it.
+  self->set_down_handler([=](caf::down_msg& dm) {
+    std::vector<std::pair<user_id, caf::actor>> gone;
+    for (auto& [user, per_gw] : self->state.online)
+      for (auto& [gw, s] : per_gw)
+        if (gw.address() == dm.source)
+          gone.emplace_back(user, gw);
+    for (auto& [user, gw] : gone)
+      set_status(self, user, gw, presence_status::offline);
+    schedule_idle_check(self);
+  });
   // Activation: everything waits (skipped, kept in the mailbox) until the snapshot is loaded.
   self->set_default_handler(caf::skip);
   self->request(st.node->store, st.node->limits.request_timeout, load_atom::value, id)
@@ -562,6 +583,10 @@ caf::behavior channel(caf::stateful_actor<channel_state>* self, node_ptr node, c
         self->set_default_handler(caf::print_and_drop);
         self->become(running(self));
         if (st.found) {
+          // A re-activated channel (after stepping down or re-homing) does not know who is
+          // online: every node's presence re-attaches its users of this channel.
+          for (auto& gw : st.node->all_gateways())
+            self->send(gw, rehome_atom::value, st.id);
           schedule_idle_check(self);
         } else {
           st.idle_check_scheduled = true;

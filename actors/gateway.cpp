@@ -34,6 +34,8 @@ void unroute(gateway_state& st, uint64_t conn, channel_id ch) {
 
 void push(gateway_state& st, const delivery& d) {
   ++st.deliveries;
+  if (d.kind == delivery_kind::message)
+    ++st.node->counters.deliveries_received;
   if (d.ack_conn != 0) {
     if (auto i = st.connections.find(d.ack_conn); i != st.connections.end())
       i->second.sink->push_control(d.ack_frame.ptr);
@@ -49,6 +51,7 @@ void push(gateway_state& st, const delivery& d) {
       sink->push_control(d.frame.ptr);
     ++st.pushes;
   }
+  st.node->counters.frames_pushed += r->second.size();
 }
 
 } // namespace
@@ -104,6 +107,10 @@ caf::behavior gateway(caf::stateful_actor<gateway_state>* self, node_ptr node) {
       st.connections.erase(i);
     },
     [=](deliver_atom, const delivery& d) { push(self->state, d); },
+    [=](rehome_atom, channel_id ch) {
+      // A channel actor (re)activated: presence tells it who is online here.
+      self->send(self->state.node->presence, rehome_atom::value, ch);
+    },
     [=](joined_atom, channel_id ch, workspace_id ws, const std::vector<user_id>& users,
         uint64_t latest) {
       auto& st = self->state;

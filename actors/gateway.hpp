@@ -41,6 +41,7 @@ struct gateway_state {
 ///   (deliver_atom, delivery)                            fan a channel's frame out locally
 ///   (joined_atom, channel_id, workspace_id, vector<user_id>, uint64 latest)  members added
 ///   (left_atom, channel_id, workspace_id, user_id)      a member was removed
+///   (rehome_atom, channel_id)                           a channel (re)activated somewhere
 caf::behavior gateway(caf::stateful_actor<gateway_state>* self, node_ptr node);
 
 /// "W<w>:U<u>": the key of a user across workspaces.

@@ -1,6 +1,10 @@
 #include "actors/node_context.hpp"
 
+#include <algorithm>
+
 #include <caf/send.hpp>
+
+#include "protocol/rendezvous.hpp"
 
 namespace parley {
 
@@ -15,26 +19,99 @@ bool workspace_quota::try_take(workspace_id workspace, int64_t now) {
   return true;
 }
 
-void channel_directory::set_factory(factory f) {
+std::string placement::owner(channel_id channel) {
+  return rendezvous_owner(channel, live());
+}
+
+caf::actor placement::node_of(const std::string& name) {
+  std::lock_guard<std::mutex> guard{mtx_};
+  for (auto& p : peers_)
+    if (p.name == name)
+      return p.node;
+  return {};
+}
+
+std::vector<caf::actor> placement::peer_gateways() {
+  std::lock_guard<std::mutex> guard{mtx_};
+  std::vector<caf::actor> result;
+  for (auto& p : peers_)
+    result.push_back(p.gateway);
+  return result;
+}
+
+std::vector<std::string> placement::live() {
+  std::lock_guard<std::mutex> guard{mtx_};
+  std::vector<std::string> names{self_};
+  for (auto& p : peers_)
+    names.push_back(p.name);
+  std::sort(names.begin(), names.end());
+  return names;
+}
+
+void placement::set_peer(peer p) {
+  std::lock_guard<std::mutex> guard{mtx_};
+  for (auto& x : peers_)
+    if (x.name == p.name) {
+      x = std::move(p);
+      return;
+    }
+  peers_.push_back(std::move(p));
+}
+
+void placement::remove_peer(const std::string& name) {
+  std::lock_guard<std::mutex> guard{mtx_};
+  peers_.erase(std::remove_if(peers_.begin(), peers_.end(),
+                              [&](const peer& p) { return p.name == name; }),
+               peers_.end());
+}
+
+void channel_directory::set_factory(factory f, placement* where) {
   std::lock_guard<std::mutex> guard{mtx_};
   factory_ = std::move(f);
+  placement_ = where;
 }
 
 caf::actor channel_directory::get(channel_id channel) {
+  auto owner = placement_ ? placement_->owner(channel) : std::string{};
   std::lock_guard<std::mutex> guard{mtx_};
   auto i = actors_.find(channel);
-  if (i != actors_.end())
-    return i->second;
-  auto hdl = factory_(channel);
-  actors_.emplace(channel, hdl);
+  if (i != actors_.end()) {
+    if (i->second.owner == owner)
+      return i->second.hdl;
+    caf::anon_send_exit(i->second.hdl, caf::exit_reason::user_shutdown);
+    actors_.erase(i);
+  }
+  auto hdl = factory_(channel, owner);
+  actors_.emplace(channel, entry{hdl, owner});
   return hdl;
 }
 
 void channel_directory::forget(channel_id channel, const caf::actor& which) {
   std::lock_guard<std::mutex> guard{mtx_};
   auto i = actors_.find(channel);
-  if (i != actors_.end() && i->second == which)
+  if (i != actors_.end() && i->second.hdl == which)
     actors_.erase(i);
+}
+
+void channel_directory::reassign() {
+  if (!placement_)
+    return;
+  std::vector<std::pair<channel_id, std::string>> current;
+  {
+    std::lock_guard<std::mutex> guard{mtx_};
+    for (auto& [ch, e] : actors_)
+      current.emplace_back(ch, e.owner);
+  }
+  for (auto& [ch, old_owner] : current) {
+    if (placement_->owner(ch) == old_owner)
+      continue;
+    std::lock_guard<std::mutex> guard{mtx_};
+    auto i = actors_.find(ch);
+    if (i != actors_.end() && i->second.owner == old_owner) {
+      caf::anon_send_exit(i->second.hdl, caf::exit_reason::user_shutdown);
+      actors_.erase(i);
+    }
+  }
 }
 
 size_t channel_directory::size() {

@@ -1,5 +1,6 @@
 #pragma once
 
+#include <atomic>
 #include <chrono>
 #include <cstdint>
 #include <functional>
@@ -50,30 +51,88 @@ private:
   std::unordered_map<workspace_id, token_bucket> buckets_;
 };
 
-/// Finds the actor of a channel, activating it on first use (DESIGN.md "channel").
-/// A short mutex, no I/O: activation itself is asynchronous inside the channel actor.
+/// The live nodes of the cluster and the owner of each channel (DESIGN.md "cluster"):
+/// rendezvous hashing of channel_id over the live nodes. A short mutex, no I/O.
+class placement {
+public:
+  struct peer {
+    std::string name;
+    caf::actor node;    // the peer's cluster actor
+    caf::actor gateway; // the peer's node gateway
+  };
+
+  explicit placement(std::string self = "local") : self_(std::move(self)) {}
+
+  const std::string& self() const { return self_; }
+
+  /// Names this node (before any traffic).
+  void set_self(std::string name) { self_ = std::move(name); }
+
+  /// The owner node of a channel among the live nodes (this node included).
+  std::string owner(channel_id channel);
+
+  /// The cluster actor of a live peer, null if it is not live.
+  caf::actor node_of(const std::string& name);
+
+  /// The gateways of the live peers.
+  std::vector<caf::actor> peer_gateways();
+
+  /// Names of the live nodes, this one included, sorted.
+  std::vector<std::string> live();
+
+  void set_peer(peer p);
+  void remove_peer(const std::string& name);
+
+private:
+  std::mutex mtx_;
+  std::string self_;
+  std::vector<peer> peers_;
+};
+
+/// Finds the actor of a channel, activating it on first use (DESIGN.md "channel"): the
+/// channel actor itself on its owner node, elsewhere a local stub forwarding to the owner.
+/// A short mutex, no I/O: activation itself is asynchronous inside the actors.
 class channel_directory {
 public:
-  using factory = std::function<caf::actor(channel_id)>;
+  /// Makes the actor for a channel owned by `owner` (this node or a peer).
+  using factory = std::function<caf::actor(channel_id, const std::string& owner)>;
 
-  void set_factory(factory f);
+  void set_factory(factory f, placement* where);
 
-  /// The channel's actor, spawned if it is not active.
+  /// The channel's actor (or stub), spawned if it is not active.
   caf::actor get(channel_id channel);
 
-  /// Forgets a passivated channel actor (only if it is still the registered one).
+  /// Forgets a passivated actor (only if it is still the registered one).
   void forget(channel_id channel, const caf::actor& which);
 
-  /// Number of active channel actors.
+  /// After a membership change: drops (and stops) every actor whose owner changed, so the
+  /// next use goes to the new owner.
+  void reassign();
+
+  /// Number of active channel actors and stubs.
   size_t size();
 
   /// Forgets every channel actor (shutdown).
   void clear();
 
 private:
+  struct entry {
+    caf::actor hdl;
+    std::string owner;
+  };
   std::mutex mtx_;
   factory factory_;
-  std::unordered_map<channel_id, caf::actor> actors_;
+  placement* placement_ = nullptr;
+  std::unordered_map<channel_id, entry> actors_;
+};
+
+/// Counters shared by the actors of a node (read by /metrics and tests).
+struct node_counters {
+  std::atomic<uint64_t> messages_acked{0};
+  std::atomic<uint64_t> deliveries_received{0}; // message deliveries received by the gateway
+  std::atomic<uint64_t> deliveries_sent_remote{0}; // channel -> gateway of another node
+  std::atomic<uint64_t> frames_pushed{0};
+  std::atomic<uint64_t> rate_limited{0};
 };
 
 /// Everything the actors of one node share: handles of the per-node actors, limits,
@@ -87,9 +146,15 @@ struct node_context {
   caf::actor store; // storage reader pool
   channel_directory channels;
   std::unique_ptr<workspace_quota> quota;
+  placement nodes;
+  node_counters counters;
 
   /// The gateways of every live node (one on a single node): membership changes go to all.
-  std::vector<caf::actor> all_gateways() const { return {gateway}; }
+  std::vector<caf::actor> all_gateways() {
+    auto result = nodes.peer_gateways();
+    result.push_back(gateway);
+    return result;
+  }
 };
 
 using node_ptr = std::shared_ptr<node_context>;

@@ -116,6 +116,18 @@ caf::behavior presence(caf::stateful_actor<presence_state>* self, node_ptr node)
         chs.push_back(ch);
       tell(self, ch, who, status_of(i->second));
     },
+    [=](rehome_atom) {
+      // Cluster membership changed: channels may have new owners that do not know who is
+      // online here yet. Attaching is idempotent for owners that already know.
+      for (auto& [key, e] : self->state.users)
+        for (auto ch : e.channels)
+          tell(self, ch, e.who, status_of(e));
+    },
+    [=](rehome_atom, channel_id ch) {
+      for (auto& [key, e] : self->state.users)
+        if (std::find(e.channels.begin(), e.channels.end(), ch) != e.channels.end())
+          tell(self, ch, e.who, status_of(e));
+    },
     [=](left_atom, const principal& who, channel_id ch) {
       auto& st = self->state;
       auto i = st.users.find(user_key(who));

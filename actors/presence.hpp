@@ -37,6 +37,8 @@ struct presence_state {
 ///   (status_atom, principal, presence_status)     presence.set (online | away)
 ///   (joined_atom, principal, channel_id)          the user became a member while online
 ///   (left_atom, principal, channel_id)            the user was removed from a channel
+///   (rehome_atom)                                 cluster changed: re-attach everyone
+///   (rehome_atom, channel_id)                     a channel re-activated: re-attach its users
 caf::behavior presence(caf::stateful_actor<presence_state>* self, node_ptr node);
 
 } // namespace parley
