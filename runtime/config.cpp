@@ -1,5 +1,6 @@
 #include "runtime/config.hpp"
 
+#include <algorithm>
 #include <cstdlib>
 #include <fstream>
 #include <functional>
@@ -75,6 +76,13 @@ const std::map<std::string, setter>& setters() {
        c.outbound_queue = std::max<size_t>(1, to_uint("outbound-queue", v));
      }},
     {"log-level", [](node_config& c, const std::string& v) { c.log_level = v; }},
+    {"web-dir", [](node_config& c, const std::string& v) { c.web_dir = v; }},
+    {"dev-login",
+     [](node_config& c, const std::string& v) {
+       if (v != "true" && v != "false")
+         throw std::invalid_argument("--dev-login must be true or false");
+       c.dev_login = v == "true";
+     }},
     {"jwt-secret-file",
      [](node_config& c, const std::string& v) {
        std::ifstream in{v};
@@ -117,7 +125,33 @@ const std::map<std::string, setter>& setters() {
   return table;
 }
 
+cluster_member parse_member(const std::string& name, const std::string& value) {
+  // host:basp_port:http_port
+  auto a = value.find(':');
+  auto b = a == std::string::npos ? a : value.find(':', a + 1);
+  if (name.empty() || b == std::string::npos)
+    throw std::invalid_argument("node." + name + " must be host:basp_port:http_port, got '"
+                                + value + "'");
+  cluster_member m;
+  m.name = name;
+  m.host = value.substr(0, a);
+  auto basp = to_uint("node." + name, value.substr(a + 1, b - a - 1));
+  auto http = to_uint("node." + name, value.substr(b + 1));
+  if (m.host.empty() || basp == 0 || basp > 65535 || http > 65535)
+    throw std::invalid_argument("node." + name + " must be host:basp_port:http_port, got '"
+                                + value + "'");
+  m.basp_port = static_cast<uint16_t>(basp);
+  m.http_port = static_cast<uint16_t>(http);
+  return m;
+}
+
 void apply(node_config& cfg, const std::string& key, const std::string& value) {
+  if (key.rfind("node.", 0) == 0) {
+    cfg.members.push_back(parse_member(key.substr(5), value));
+    return;
+  }
+  if (key == "http-port")
+    cfg.http_port_given = true;
   auto i = setters().find(key);
   if (i == setters().end())
     throw std::invalid_argument("unknown option --" + key + " (see --help)");
@@ -181,6 +215,19 @@ node_config parse_config(const std::vector<std::string>& args) {
       apply(cfg, k, v);
   if (cfg.storage.empty())
     cfg.storage = "sqlite3://db=" + cfg.data_dir + "/parley.db";
+  if (!cfg.members.empty()) {
+    // A cluster file: --node picks this node's entry.
+    auto self = std::find_if(cfg.members.begin(), cfg.members.end(),
+                             [&](const cluster_member& m) { return m.name == cfg.node_name; });
+    if (self == cfg.members.end())
+      throw std::invalid_argument("--node " + cfg.node_name
+                                  + " is not one of the nodes of the cluster file");
+    cfg.basp_port = self->basp_port;
+    if (!cfg.http_port_given)
+      cfg.http_port = self->http_port;
+    if (cfg.http_host == "127.0.0.1")
+      cfg.http_host = self->host;
+  }
   return cfg;
 }
 
@@ -191,6 +238,7 @@ std::string usage() {
                      "in dev when unset).\nKeys:\n";
   for (auto& [k, v] : setters())
     text += "  --" + k + "\n";
+  text += "  node.<name> = host:basp_port:http_port   (cluster file: one line per node)\n";
   return text;
 }
 

@@ -6,7 +6,19 @@
 
 #include "actors/node_context.hpp"
 
+#ifndef PARLEY_WEB_DIR
+#define PARLEY_WEB_DIR "web" // set by runtime/CMakeLists.txt to the source tree's web/
+#endif
+
 namespace parley {
+
+/// One node of a cluster file: `node.<name> = host:basp_port:http_port`.
+struct cluster_member {
+  std::string name;
+  std::string host;
+  uint16_t basp_port = 0;
+  uint16_t http_port = 0;
+};
 
 /// Everything a node is started with (DESIGN.md "Configuration and launch"). Defaults run one
 /// node on SQLite in ./data with HTTP on 127.0.0.1:8080.
@@ -27,6 +39,11 @@ struct node_config {
   size_t max_connections = 0;    // 0: below the open-file limit
   size_t outbound_queue = 100;
   std::string log_level = "info";
+  std::vector<cluster_member> members; // empty: a single node
+  uint16_t basp_port = 0;              // this node's CAF (BASP) port in a cluster
+  bool http_port_given = false;
+  std::string web_dir = PARLEY_WEB_DIR; // the chat page served at /
+  bool dev_login = false;        // POST /v1/dev/token mints user tokens (never in production)
   node_limits limits;
 };
 

@@ -15,12 +15,14 @@
 #include <caf/io/middleman.hpp>
 
 #include "actors/channel.hpp"
+#include "actors/channel_stub.hpp"
 #include "actors/gateway.hpp"
 #include "actors/presence.hpp"
 #include "actors/register_types.hpp"
 #include "actors/sequencer.hpp"
 #include "actors/storage_reader.hpp"
 #include "protocol/jwt.hpp"
+#include "runtime/cluster.hpp"
 #include "runtime/listener.hpp"
 #include "runtime/rest_api.hpp"
 #include "storage/soci_store.hpp"
@@ -55,6 +57,8 @@ struct parley_actor_config : caf::actor_system_config {
     set("scheduler.policy", caf::atom_from_string(cfg.scheduler_policy));
     set("logger.console-verbosity", caf::atom("quiet"));
     set("logger.file-verbosity", caf::atom("quiet"));
+    if (!cfg.members.empty())
+      load<caf::io::middleman>();
   }
 };
 
@@ -79,6 +83,7 @@ struct node::impl {
   net::io_context ioc;
   std::shared_ptr<listener> http;
   std::vector<std::thread> io_threads;
+  caf::actor cluster_actor;
 
   explicit impl(node_config c) : cfg(std::move(c)), actor_cfg(cfg), system(actor_cfg) {
     system.await_actors_before_shutdown(false);
@@ -127,7 +132,17 @@ struct node::impl {
     ctx->presence = system.spawn(presence, ctx);
     auto* sys = &system;
     auto node = ctx;
-    ctx->channels.set_factory([sys, node](channel_id id) { return sys->spawn(channel, node, id); });
+    ctx->nodes.set_self(cfg.node_name);
+    // The owner node runs the channel actor; other nodes forward to it through a stub.
+    ctx->channels.set_factory(
+      [sys, node](channel_id id, const std::string& owner) {
+        if (owner == node->nodes.self())
+          return sys->spawn(channel, node, id);
+        return sys->spawn(channel_stub, node, id, node->nodes.node_of(owner));
+      },
+      &ctx->nodes);
+    if (!cfg.members.empty())
+      start_cluster();
     // HTTP/WebSocket listener on Asio threads.
     server = std::make_unique<server_context>(system, ctx, cfg);
     server->max_connections = cfg.max_connections;
@@ -145,7 +160,22 @@ struct node::impl {
       io_threads.emplace_back([this] { ioc.run(); });
   }
 
+  void start_cluster() {
+    std::vector<cluster_member> peers;
+    for (auto& m : cfg.members)
+      if (m.name != cfg.node_name)
+        peers.push_back(m);
+    cluster_actor = system.spawn(cluster, ctx, peers);
+    auto bound = system.middleman().publish(cluster_actor, cfg.basp_port, nullptr, true);
+    if (!bound)
+      throw std::runtime_error("cannot listen for peers on port " + std::to_string(cfg.basp_port)
+                               + ": " + system.render(bound.error()));
+  }
+
   ~impl() {
+    if (cluster_actor)
+      caf::anon_send_exit(cluster_actor, caf::exit_reason::user_shutdown);
+    cluster_actor = nullptr;
     if (http)
       http->stop();
     ioc.stop();

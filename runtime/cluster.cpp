@@ -1,0 +1,134 @@
+#include "runtime/cluster.hpp"
+
+#include <iostream>
+#include <set>
+
+#include <caf/io/middleman.hpp>
+#include <caf/node_id.hpp>
+
+#include "actors/atoms.hpp"
+#include "actors/errors.hpp"
+
+namespace parley {
+
+namespace {
+
+using cluster_actor = caf::stateful_actor<cluster_state>*;
+
+constexpr auto max_backoff = std::chrono::seconds(5);
+constexpr auto connect_timeout = std::chrono::seconds(3);
+
+void membership_changed(cluster_actor self) {
+  auto& st = self->state;
+  ++st.changes;
+  st.node->channels.reassign();
+  self->send(st.node->presence, rehome_atom::value);
+  std::string live;
+  for (auto& n : st.node->nodes.live())
+    live += (live.empty() ? "" : ",") + n;
+  std::cout << "parleyd: cluster live nodes: " << live << std::endl;
+}
+
+void connect(cluster_actor self, size_t i);
+
+void retry_later(cluster_actor self, size_t i) {
+  auto& l = self->state.links[i];
+  l.connecting = false;
+  self->delayed_send(self, l.backoff, retry_atom::value, i);
+  l.backoff = std::min<caf::timespan>(l.backoff * 2, max_backoff);
+}
+
+void greet(cluster_actor self, size_t i, caf::actor remote) {
+  auto& st = self->state;
+  self->request(remote, connect_timeout, hello_atom::value, st.node->nodes.self(),
+                caf::actor_cast<caf::actor>(self), st.node->gateway)
+    .then(
+      [=](const std::string& name, const caf::actor& gateway) {
+        auto& l = self->state.links[i];
+        l.connecting = false;
+        if (name != l.member.name) {
+          std::cerr << "parleyd: " << l.member.host << ":" << l.member.basp_port << " is node "
+                    << name << ", expected " << l.member.name << std::endl;
+          retry_later(self, i);
+          return;
+        }
+        l.remote = remote;
+        l.up = true;
+        l.backoff = std::chrono::milliseconds(250);
+        self->monitor(remote);
+        self->state.node->nodes.set_peer(placement::peer{name, remote, gateway});
+        membership_changed(self);
+      },
+      [=](caf::error&) { retry_later(self, i); });
+}
+
+void connect(cluster_actor self, size_t i) {
+  auto& l = self->state.links[i];
+  if (l.up || l.connecting)
+    return;
+  l.connecting = true;
+  auto mm = self->system().middleman().actor_handle();
+  self->request(mm, connect_timeout, caf::connect_atom::value, l.member.host,
+                l.member.basp_port)
+    .then(
+      [=](const caf::node_id&, caf::strong_actor_ptr& ptr, const std::set<std::string>&) {
+        auto remote = caf::actor_cast<caf::actor>(ptr);
+        if (!remote) {
+          retry_later(self, i);
+          return;
+        }
+        greet(self, i, remote);
+      },
+      [=](caf::error&) { retry_later(self, i); });
+}
+
+} // namespace
+
+caf::behavior cluster(caf::stateful_actor<cluster_state>* self, node_ptr node,
+                      std::vector<cluster_member> peers) {
+  auto& st = self->state;
+  st.node = std::move(node);
+  for (auto& p : peers)
+    st.links.push_back(cluster_state::link{p, {}, false, false});
+  self->set_down_handler([=](caf::down_msg& dm) {
+    auto& st = self->state;
+    for (size_t i = 0; i < st.links.size(); ++i) {
+      auto& l = st.links[i];
+      if (l.up && l.remote.address() == dm.source) {
+        std::cout << "parleyd: node " << l.member.name << " is down" << std::endl;
+        l.up = false;
+        l.remote = nullptr;
+        st.node->nodes.remove_peer(l.member.name);
+        membership_changed(self);
+        retry_later(self, i);
+      }
+    }
+  });
+  for (size_t i = 0; i < st.links.size(); ++i)
+    connect(self, i);
+  return {
+    [=](hello_atom, const std::string& name, const caf::actor&,
+        const caf::actor&) -> caf::result<std::string, caf::actor> {
+      // A peer (re)started: connect back now instead of waiting for the backoff.
+      auto& st = self->state;
+      for (size_t i = 0; i < st.links.size(); ++i)
+        if (st.links[i].member.name == name && !st.links[i].up) {
+          st.links[i].backoff = std::chrono::milliseconds(250);
+          connect(self, i);
+        }
+      return {st.node->nodes.self(), st.node->gateway};
+    },
+    [=](lookup_atom, channel_id ch) -> caf::result<caf::actor> {
+      auto& st = self->state;
+      if (st.node->nodes.owner(ch) != st.node->nodes.self())
+        return make_error(error_code::unavailable); // views differ for a moment
+      return st.node->channels.get(ch);
+    },
+    [=](retry_atom, size_t i) {
+      if (i < self->state.links.size())
+        connect(self, i);
+    },
+  };
+}
+
+} // namespace parley
