@@ -8,10 +8,17 @@
 #include <limits>
 #include <stdexcept>
 #include <string_view>
+#include <thread>
 #include <utility>
 
 #include <soci/soci.h>
 #include <soci/sqlite3/soci-sqlite3.h>
+#ifdef PARLEY_HAVE_SOCI_POSTGRESQL
+#include <soci/postgresql/soci-postgresql.h>
+#endif
+#ifdef PARLEY_HAVE_SOCI_MYSQL
+#include <soci/mysql/soci-mysql.h>
+#endif
 
 #include "storage/errors.hpp"
 
@@ -19,14 +26,27 @@ namespace parley::storage {
 
 // -- SQL dialects --------------------------------------------------------------
 //
-// Everything that differs between SQL backends lives in this struct and its instances.
-// Only SQLite is linked today. Adding PostgreSQL or MySQL (Vitess/MariaDB) means one more
-// instance here plus linking its SOCI backend:
-// - DDL: `BIGSERIAL` / `BIGINT AUTO_INCREMENT` channel ids, `TIMESTAMP(6)` for ts, with
-//   `ts_in`/`ts_out` converting to and from integer microseconds since the epoch;
-// - insert-or-ignore: PostgreSQL also takes `ON CONFLICT DO NOTHING`, MySQL `INSERT IGNORE`;
-// - write transactions: plain `BEGIN` (row locks do what SQLite's IMMEDIATE does here);
-// - the new channel id: `currval('channels_channel_id_seq')` / `LAST_INSERT_ID()`.
+// Everything that differs between SQL backends lives in this struct and its instances, one
+// per linked SOCI backend. The semantics are the same on all of them (tests/storage runs one
+// suite against each):
+// - ts and the *_at columns: integer microseconds since the Unix epoch in the API. SQLite
+//   stores that integer (BIGINT); the servers store TIMESTAMP(6) (PostgreSQL, without time
+//   zone) and DATETIME(6) (MySQL: its TIMESTAMP ends in 2038 and follows the session time
+//   zone), both holding UTC wall time, so other services read real timestamps. `ts_in` and
+//   `ts_out` convert exactly (on PostgreSQL up to 2^53 us, about the year 2255).
+// - insert-or-ignore skips a row that conflicts with the primary key or a unique key, and
+//   fails on every other error: `ON CONFLICT DO NOTHING` (SQLite, PostgreSQL, 0 rows
+//   affected). MySQL has `INSERT IGNORE`, which also turns other errors (truncation, NULL
+//   into NOT NULL) into warnings and stores a mangled row; `mysql_inserted` reads the
+//   statement's warning count (free: it comes with the OK packet) and fails the statement
+//   unless its only warnings are duplicate keys. (A no-op `ON DUPLICATE KEY UPDATE` cannot
+//   tell a conflict from an insert: SOCI connects with CLIENT_FOUND_ROWS, so both count 1.)
+// - dedup keys (client_msg_id, dm_key) compare byte for byte: MySQL stores them as
+//   VARBINARY, since its string collations fold case or ignore trailing spaces.
+// - channel ids: AUTOINCREMENT / BIGSERIAL / AUTO_INCREMENT; never reused, but the servers
+//   may leave gaps (a conflicting insert still consumes an id).
+// - isolation: READ COMMITTED on the servers (MySQL's default REPEATABLE READ would hide a
+//   DM created concurrently from the re-read in `open_dm`).
 
 /// The backend-specific SQL of a `soci_store`.
 struct sql_dialect {
@@ -41,9 +61,12 @@ struct sql_dialect {
   /// Starts a transaction that will write; takes the write lock up front where needed.
   std::string begin_write;
   /// `insert_ignore_head + " table (...) VALUES (...)" + insert_ignore_tail` inserts a row
-  /// unless it conflicts with the primary key or a unique constraint (then 0 rows affected).
+  /// unless it conflicts with the primary key or a unique constraint (see `inserted`).
   std::string insert_ignore_head;
   std::string insert_ignore_tail;
+  /// Tells whether the insert-or-ignore `insert` just executed stored its row (true) or
+  /// skipped it for a key conflict (false); throws on anything else.
+  bool (*inserted)(soci::session& sql, soci::statement& insert);
   /// SQL converting a parameter holding integer microseconds into a timestamp column value.
   std::string (*ts_in)(const std::string& param);
   /// SQL converting a timestamp column back into integer microseconds.
@@ -58,11 +81,26 @@ struct sql_dialect {
 
 namespace {
 
+bool affected_a_row(soci::session&, soci::statement& insert) {
+  return insert.get_affected_rows() > 0;
+}
+
 void configure_sqlite(soci::session& sql, sync_mode mode) {
   // Set first, so that switching the journal mode waits for other connections' locks.
   sql << "PRAGMA busy_timeout=5000";
   std::string journal;
-  sql << "PRAGMA journal_mode=WAL", soci::into(journal);
+  // Switching a new file to WAL needs an exclusive lock, and SQLite fails at once with
+  // SQLITE_BUSY (no busy handler) while another connection opens the same file: retry.
+  for (int attempt = 1;; ++attempt) {
+    try {
+      sql << "PRAGMA journal_mode=WAL", soci::into(journal);
+      break;
+    } catch (const soci::sqlite3_soci_error& e) {
+      if (e.result() != SQLITE_BUSY || attempt == 500)
+        throw;
+      std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    }
+  }
   std::transform(journal.begin(), journal.end(), journal.begin(),
                  [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
   // An in-memory database reports "memory": it has nothing to make durable anyway.
@@ -113,6 +151,7 @@ const sql_dialect sqlite_dialect{
   "BEGIN IMMEDIATE",
   "INSERT INTO",
   " ON CONFLICT DO NOTHING", // SQLite >= 3.24
+  &affected_a_row,
   [](const std::string& param) { return param; },
   [](const std::string& column) { return column; },
   [](soci::session& sql) {
@@ -123,7 +162,184 @@ const sql_dialect sqlite_dialect{
   },
 };
 
-const sql_dialect* const dialects[] = {&sqlite_dialect};
+#ifdef PARLEY_HAVE_SOCI_POSTGRESQL
+void configure_postgresql(soci::session& sql, sync_mode mode) {
+  // DESIGN.md "Durability": a commit returns once its WAL record is flushed on the server,
+  // so an ack survives a crash of parleyd, of the server and a power loss, for `full` and
+  // `normal` alike (`off` could lose acked messages when the server crashes).
+  sql << "SET synchronous_commit = on";
+  sql << "SET lock_timeout = '5s'"; // like SQLite's busy_timeout
+  sql << "SET client_encoding = 'UTF8'";
+  // libpq prints notices to stderr; "relation already exists, skipping" is expected here.
+  sql << "SET client_min_messages = warning";
+  sql << "SET default_transaction_isolation = 'read committed'";
+}
+
+const sql_dialect postgresql_dialect{
+  "postgresql",
+  &soci::factory_postgresql,
+  &configure_postgresql,
+  {
+    // CREATE ... IF NOT EXISTS races with itself on PostgreSQL (two sessions creating the
+    // same new table both insert its catalog rows); this lock serializes schema creation.
+    "SELECT pg_advisory_xact_lock(7212509430176501841)",
+    "CREATE TABLE IF NOT EXISTS messages ("
+    " workspace_id BIGINT NOT NULL,"
+    " channel_id BIGINT NOT NULL,"
+    " channel_seq BIGINT NOT NULL,"
+    " user_id BIGINT NOT NULL,"
+    " client_msg_id VARCHAR(64),"
+    " content TEXT,"
+    " ts TIMESTAMP(6) NOT NULL,"
+    " PRIMARY KEY (workspace_id, channel_id, channel_seq),"
+    " UNIQUE (workspace_id, user_id, client_msg_id))",
+    "CREATE TABLE IF NOT EXISTS channel_members ("
+    " workspace_id BIGINT NOT NULL,"
+    " channel_id BIGINT NOT NULL,"
+    " user_id BIGINT NOT NULL,"
+    " joined_at TIMESTAMP(6) NOT NULL,"
+    " PRIMARY KEY (workspace_id, channel_id, user_id))",
+    "CREATE INDEX IF NOT EXISTS channel_members_by_user"
+    " ON channel_members (workspace_id, user_id, channel_id)",
+    "CREATE TABLE IF NOT EXISTS channels ("
+    " channel_id BIGSERIAL PRIMARY KEY,"
+    " workspace_id BIGINT NOT NULL,"
+    " name TEXT NOT NULL,"
+    " dm_key VARCHAR(64) UNIQUE,"
+    " created_at TIMESTAMP(6) NOT NULL)",
+  },
+  // Row locks and unique-index waits serialize conflicting writers; no table lock needed.
+  "BEGIN",
+  "INSERT INTO",
+  " ON CONFLICT DO NOTHING",
+  &affected_a_row,
+  // BIGINT * INTERVAL multiplies in float8: exact below 2^53 us, unlike float seconds.
+  [](const std::string& param) {
+    return "(TIMESTAMP '1970-01-01' + CAST(" + param + " AS BIGINT) * INTERVAL '1 microsecond')";
+  },
+  [](const std::string& column) {
+    return "CAST(EXTRACT(EPOCH FROM " + column + ") * 1000000 AS BIGINT)";
+  },
+  [](soci::session& sql) {
+    // currval is per session: other sessions' inserts do not move it.
+    long long id = 0;
+    sql << "SELECT currval(pg_get_serial_sequence('channels', 'channel_id'))", soci::into(id);
+    return id;
+  },
+};
+#endif
+
+#ifdef PARLEY_HAVE_SOCI_MYSQL
+void configure_mysql(soci::session& sql, sync_mode mode) {
+  // Strict: a value that does not fit fails the statement instead of being stored mangled.
+  sql << "SET SESSION sql_mode = 'STRICT_ALL_TABLES,NO_ZERO_DATE,NO_ZERO_IN_DATE,"
+         "ERROR_FOR_DIVISION_BY_ZERO,NO_ENGINE_SUBSTITUTION'";
+  sql << "SET SESSION TRANSACTION ISOLATION LEVEL READ COMMITTED";
+  sql << "SET SESSION innodb_lock_wait_timeout = 5"; // like SQLite's busy_timeout
+  sql << "SET NAMES utf8mb4";
+  // DESIGN.md "Durability": InnoDB's flush per commit is a server setting
+  // (innodb_flush_log_at_trx_commit, global). Any value survives a crash of parleyd
+  // (`normal`); only 1 survives a power loss, so `full` refuses a server set otherwise.
+  if (mode == sync_mode::full) {
+    long long flush = 1;
+    soci::indicator ind = soci::i_ok;
+    sql << "SELECT @@innodb_flush_log_at_trx_commit", soci::into(flush, ind);
+    if (ind == soci::i_ok && flush != 1)
+      throw std::runtime_error("storage.sync = full needs innodb_flush_log_at_trx_commit = 1"
+                               " on the MySQL server (it is "
+                               + std::to_string(flush) + ")");
+  }
+}
+
+/// `inserted` for `INSERT IGNORE`: only duplicate-key warnings (ER_DUP_ENTRY) are expected.
+bool mysql_inserted(soci::session& sql, soci::statement& insert) {
+  auto affected = insert.get_affected_rows();
+  auto* backend = static_cast<soci::mysql_session_backend*>(sql.get_backend());
+  if (mysql_warning_count(backend->conn_) == 0)
+    return affected > 0;
+  constexpr long long er_dup_entry = 1062;
+  std::string level, message;
+  long long code = 0;
+  soci::statement warnings
+    = (sql.prepare << "SHOW WARNINGS", soci::into(level), soci::into(code), soci::into(message));
+  warnings.execute();
+  std::string unexpected;
+  while (warnings.fetch())
+    if (level != "Note" && (code != er_dup_entry || affected > 0) && unexpected.empty())
+      unexpected = level + " " + std::to_string(code) + ": " + message;
+  if (!unexpected.empty())
+    throw std::runtime_error("MySQL turned an error into a warning: " + unexpected);
+  return affected > 0;
+}
+
+const sql_dialect mysql_dialect{
+  "mysql",
+  &soci::factory_mysql,
+  &configure_mysql,
+  {
+    // MySQL commits implicitly around DDL; CREATE TABLE IF NOT EXISTS is safe to race.
+    "CREATE TABLE IF NOT EXISTS messages ("
+    " workspace_id BIGINT NOT NULL,"
+    " channel_id BIGINT NOT NULL,"
+    " channel_seq BIGINT NOT NULL,"
+    " user_id BIGINT NOT NULL,"
+    " client_msg_id VARBINARY(64),"
+    " content TEXT,"
+    " ts DATETIME(6) NOT NULL,"
+    " PRIMARY KEY (workspace_id, channel_id, channel_seq),"
+    " UNIQUE KEY messages_dedup (workspace_id, user_id, client_msg_id))"
+    " ENGINE=InnoDB DEFAULT CHARSET=utf8mb4",
+    "CREATE TABLE IF NOT EXISTS channel_members ("
+    " workspace_id BIGINT NOT NULL,"
+    " channel_id BIGINT NOT NULL,"
+    " user_id BIGINT NOT NULL,"
+    " joined_at DATETIME(6) NOT NULL,"
+    " PRIMARY KEY (workspace_id, channel_id, user_id),"
+    " KEY channel_members_by_user (workspace_id, user_id, channel_id))"
+    " ENGINE=InnoDB DEFAULT CHARSET=utf8mb4",
+    "CREATE TABLE IF NOT EXISTS channels ("
+    " channel_id BIGINT NOT NULL AUTO_INCREMENT PRIMARY KEY,"
+    " workspace_id BIGINT NOT NULL,"
+    " name TEXT NOT NULL,"
+    " dm_key VARBINARY(64) UNIQUE,"
+    " created_at DATETIME(6) NOT NULL)"
+    " ENGINE=InnoDB DEFAULT CHARSET=utf8mb4",
+  },
+  "START TRANSACTION",
+  "INSERT IGNORE INTO",
+  "",
+  &mysql_inserted,
+  [](const std::string& param) {
+    return "TIMESTAMPADD(MICROSECOND, " + param + ", CAST('1970-01-01' AS DATETIME(6)))";
+  },
+  [](const std::string& column) {
+    return "TIMESTAMPDIFF(MICROSECOND, CAST('1970-01-01' AS DATETIME(6)), " + column + ")";
+  },
+  [](soci::session& sql) {
+    long long id = 0;
+    sql << "SELECT LAST_INSERT_ID()", soci::into(id);
+    return id;
+  },
+};
+#endif
+
+const sql_dialect* const dialects[] = {
+  &sqlite_dialect,
+#ifdef PARLEY_HAVE_SOCI_POSTGRESQL
+  &postgresql_dialect,
+#endif
+#ifdef PARLEY_HAVE_SOCI_MYSQL
+  &mysql_dialect,
+#endif
+};
+
+/// The names of the linked backends, for error messages.
+std::string linked_backends() {
+  std::string names;
+  for (auto* d : dialects)
+    names += (names.empty() ? "" : ", ") + std::string(d->backend);
+  return names;
+}
 
 /// A request that cannot be stored; surfaces as `errc::invalid`.
 struct invalid_request : std::invalid_argument {
@@ -240,33 +456,88 @@ soci_store::soci_store(std::unique_ptr<soci::session> sql, const sql_dialect& di
 
 soci_store::~soci_store() = default;
 
-caf::expected<std::unique_ptr<soci_store>> open_soci_store(const std::string& connection,
-                                                           sync_mode mode) {
+namespace {
+
+/// A connection string split into its linked dialect and the backend's parameters.
+struct parsed_connection {
+  const sql_dialect* dialect = nullptr;
+  std::string parameters;
+};
+
+caf::expected<parsed_connection> parse_connection(const std::string& connection) {
   auto sep = connection.find("://");
   if (sep == std::string::npos || sep == 0)
     return make_error(errc::invalid, "storage connection must look like backend://parameters, got '"
                                        + describe(connection) + "'");
   auto backend = std::string_view{connection}.substr(0, sep);
-  auto parameters = connection.substr(sep + 3);
-  const sql_dialect* dialect = nullptr;
+  parsed_connection parsed;
+  parsed.parameters = connection.substr(sep + 3);
   for (auto* d : dialects)
     if (d->backend == backend)
-      dialect = d;
-  if (dialect == nullptr)
+      parsed.dialect = d;
+  if (parsed.dialect == nullptr)
     return make_error(errc::invalid, "storage backend '" + std::string(backend)
-                                       + "' is not linked into this build (have: sqlite3)");
+                                       + "' is not linked into this build (have: "
+                                       + linked_backends() + ")");
+  return parsed;
+}
+
+/// Opens a session with the statically linked factory (no dynamic backend loading).
+std::unique_ptr<soci::session> connect(const parsed_connection& parsed) {
+  auto sql = std::make_unique<soci::session>();
+  sql->open(*parsed.dialect->factory(), parsed.parameters);
+  return sql;
+}
+
+} // namespace
+
+caf::expected<std::unique_ptr<soci_store>> open_soci_store(const std::string& connection,
+                                                           sync_mode mode) {
+  auto parsed = parse_connection(connection);
+  if (!parsed)
+    return std::move(parsed.error());
   using result = caf::expected<std::unique_ptr<soci_store>>;
   auto context = "open " + describe(connection);
   return guarded(context.c_str(), [&]() -> result {
-    auto sql = std::make_unique<soci::session>();
-    sql->open(*dialect->factory(), parameters);
-    dialect->configure(*sql, mode);
+    auto& dialect = *parsed->dialect;
+    auto sql = connect(*parsed);
+    dialect.configure(*sql, mode);
     // Idempotent; the write lock serializes stores opening the same new database.
-    write_transaction tx{*sql, *dialect};
-    for (auto& statement : dialect->ddl)
+    write_transaction tx{*sql, dialect};
+    for (auto& statement : dialect.ddl)
       *sql << statement;
     tx.commit();
-    return std::unique_ptr<soci_store>{new soci_store(std::move(sql), *dialect)};
+    return std::unique_ptr<soci_store>{new soci_store(std::move(sql), dialect)};
+  });
+}
+
+caf::error execute_sql(const std::string& connection, const std::vector<std::string>& statements) {
+  auto parsed = parse_connection(connection);
+  if (!parsed)
+    return std::move(parsed.error());
+  auto context = "execute_sql on " + describe(connection);
+  auto done = guarded(context.c_str(), [&]() -> caf::expected<void> {
+    auto sql = connect(*parsed);
+    for (auto& statement : statements)
+      *sql << statement;
+    return {};
+  });
+  return done ? caf::error{} : std::move(done.error());
+}
+
+caf::expected<long long> query_integer(const std::string& connection, const std::string& query) {
+  auto parsed = parse_connection(connection);
+  if (!parsed)
+    return std::move(parsed.error());
+  auto context = "query_integer on " + describe(connection);
+  return guarded(context.c_str(), [&]() -> caf::expected<long long> {
+    auto sql = connect(*parsed);
+    long long value = 0;
+    soci::indicator ind = soci::i_ok;
+    *sql << query, soci::into(value, ind);
+    if (!sql->got_data() || ind != soci::i_ok)
+      return make_error(errc::not_found, "query returned no value: " + query);
+    return value;
   });
 }
 
@@ -327,7 +598,7 @@ soci_store::append(const std::vector<chat_message>& batch) {
       ts = msg.ts;
       insert.execute(true);
       append_outcome outcome;
-      if (insert.get_affected_rows() == 0) {
+      if (!dialect_.inserted(*sql_, insert)) {
         // Nothing inserted: either the dedup key exists (possibly from earlier in this very
         // batch, which this transaction sees) or the seq is taken — the primary key fences
         // a stale second writer of the channel (DESIGN.md "sequencer").
@@ -447,6 +718,7 @@ caf::expected<channel_id> soci_store::create_channel(workspace_id workspace,
     for (auto member : members) {
       u = static_cast<long long>(member.value);
       insert.execute(true);
+      dialect_.inserted(*sql_, insert);
     }
     tx.commit();
     return channel_id{static_cast<uint64_t>(c)};
@@ -481,7 +753,7 @@ caf::expected<channel_id> soci_store::open_dm(workspace_id workspace, user_id a,
            " VALUES (:w, :n, :k, " + dialect_.ts_in(":t") + ")"),
          soci::use(w), soci::use(empty_name), soci::use(key), soci::use(now));
     insert.execute(true);
-    if (insert.get_affected_rows() == 0) {
+    if (!dialect_.inserted(*sql_, insert)) {
       // Another store created it after our SELECT (possible on backends whose BEGIN does
       // not take the write lock): use theirs.
       *sql_ << "SELECT channel_id FROM channels WHERE dm_key = :k", soci::use(key),
@@ -499,6 +771,7 @@ caf::expected<channel_id> soci_store::open_dm(workspace_id workspace, user_id a,
     for (long long member : {lo, hi}) {
       u = member;
       add.execute(true);
+      dialect_.inserted(*sql_, add);
     }
     tx.commit();
     created = true;
@@ -538,7 +811,7 @@ caf::expected<bool> soci_store::add_member(workspace_id workspace, channel_id ch
            " VALUES (:w, :c, :u, " + dialect_.ts_in(":t") + ")"),
          soci::use(w), soci::use(c), soci::use(u), soci::use(now));
     insert.execute(true);
-    return insert.get_affected_rows() > 0;
+    return dialect_.inserted(*sql_, insert);
   });
 }
 

@@ -19,6 +19,7 @@ class session;
 namespace parley::storage {
 
 /// How hard a commit waits for the disk (DESIGN.md "Durability", `storage.sync`).
+/// SQLite maps it to `synchronous`; the servers' own settings decide (see `open_soci_store`).
 enum class sync_mode {
   normal, // survives a process crash (kill -9); WAL with synchronous=NORMAL
   full,   // also survives power loss: fsync per group commit; synchronous=FULL
@@ -28,7 +29,8 @@ struct sql_dialect;
 
 /// The message log and membership store on one SQL database through SOCI.
 /// Owns one SOCI session, so it is NOT thread-safe: use one instance per thread. Several
-/// instances may share one database (on SQLite: one writer at a time, any number of readers).
+/// instances may share one database (on SQLite: one writer at a time, any number of readers;
+/// on PostgreSQL and MySQL: concurrent writers, serialized by row locks).
 /// No method throws: every driver failure comes back as a `caf::error` of `errc`.
 class soci_store final : public message_log, public membership_store {
 public:
@@ -86,10 +88,23 @@ private:
   const sql_dialect& dialect_;
 };
 
-/// Opens a store from a SOCI connection string such as "sqlite3://db=/path/parley.db",
-/// applies the backend's durability settings for `mode` and creates the schema if missing.
+/// Opens a store from a SOCI connection string, applies the backend's durability settings
+/// for `mode` and creates the schema if missing. Linked backends and their strings:
+///   sqlite3://db=/path/parley.db
+///   postgresql://host=127.0.0.1 port=5432 dbname=parley user=parley password=secret
+///   mysql://host=127.0.0.1 port=3306 db=parley user=parley password=secret
+/// (the parameters after "://" go to the SOCI backend unchanged). On PostgreSQL both modes
+/// commit with synchronous_commit=on; on MySQL the flush per commit is the server's
+/// innodb_flush_log_at_trx_commit, and `full` fails unless it is 1.
 /// Fails with `errc::invalid` for a malformed string or a backend not linked into this build.
 caf::expected<std::unique_ptr<soci_store>> open_soci_store(const std::string& connection,
                                                            sync_mode mode);
+
+/// Runs `statements` one by one in autocommit mode on a new session of `connection`, without
+/// the store's settings or schema: for administration and fixtures (CREATE DATABASE, ...).
+caf::error execute_sql(const std::string& connection, const std::vector<std::string>& statements);
+
+/// Runs a query yielding one integer (such as a COUNT) on a new session of `connection`.
+caf::expected<long long> query_integer(const std::string& connection, const std::string& query);
 
 } // namespace parley::storage

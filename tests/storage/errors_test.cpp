@@ -21,7 +21,7 @@ TEST_CASE("storage errors carry their code, category and context", "[storage]") 
 TEST_CASE("open_soci_store refuses malformed connection strings and unknown backends",
           "[storage][sqlite]") {
   for (auto connection : {"", "db=/tmp/x.db", "://db=/tmp/x.db", "oracle://db=x",
-                          "postgresql://dbname=parley password=secret"}) {
+                          "firebird://service=parley password=secret"}) {
     auto store = open_soci_store(connection, sync_mode::normal);
     INFO(connection);
     REQUIRE_FALSE(store);
@@ -39,6 +39,21 @@ TEST_CASE("open_soci_store reports an unreachable database as an io failure",
                                sync_mode::normal);
   REQUIRE_FALSE(store);
   CHECK(storage_code(store.error()) == static_cast<uint8_t>(errc::io_failure));
+}
+
+TEST_CASE("an unreachable database server is an io failure whose message hides the password",
+          "[storage][sql]") {
+  // Port 1 on loopback: nothing listens there, the connection is refused at once.
+  for (auto connection : {"postgresql://host=127.0.0.1 port=1 dbname=parley user=parley password=secret",
+                          "mysql://host=127.0.0.1 port=1 db=parley user=parley password=secret"}) {
+    auto store = open_soci_store(connection, sync_mode::normal);
+    INFO(connection);
+    REQUIRE_FALSE(store);
+    CHECK(storage_code(store.error()) == static_cast<uint8_t>(errc::io_failure));
+    auto context = store.error().context();
+    REQUIRE(context.match_elements<std::string>());
+    CHECK(context.get_as<std::string>(0).find("secret") == std::string::npos);
+  }
 }
 
 TEST_CASE("a new database file is switched to WAL mode",

@@ -1,6 +1,7 @@
+#include <thread>
 #include <vector>
 
-#include "tests/storage/sqlite_fixture.hpp"
+#include "tests/storage/backend_fixture.hpp"
 
 using namespace parley;
 using namespace parley::storage;
@@ -28,8 +29,8 @@ std::vector<channel_id> channels(std::initializer_list<uint64_t> ids) {
 } // namespace
 
 TEST_CASE("create_channel allocates ids from 1 and stores its initial members",
-          "[storage][sqlite]") {
-  sqlite_fixture db;
+          "[storage][sql]") {
+  PARLEY_TEST_DATABASE(db);
   auto store = db.open();
   auto general = store->create_channel(w1, "general", users({9, 7, 8, 7}));
   REQUIRE(general);
@@ -49,22 +50,22 @@ TEST_CASE("create_channel allocates ids from 1 and stores its initial members",
   CHECK_FALSE((*info)->is_dm);
 }
 
-TEST_CASE("find_channel of an unknown id returns nothing", "[storage][sqlite]") {
-  sqlite_fixture db;
+TEST_CASE("find_channel of an unknown id returns nothing", "[storage][sql]") {
+  PARLEY_TEST_DATABASE(db);
   auto store = db.open();
   auto info = store->find_channel(channel_id{42});
   REQUIRE(info);
   CHECK_FALSE(info->has_value());
 }
 
-TEST_CASE("channel ids are never reused after a reopen", "[storage][sqlite]") {
-  sqlite_fixture db;
+TEST_CASE("channel ids are never reused after a reopen", "[storage][sql]") {
+  PARLEY_TEST_DATABASE(db);
   {
     auto store = db.open();
     REQUIRE(store->create_channel(w1, "a", {}));
     REQUIRE(store->create_channel(w1, "b", {}));
   }
-  db.exec_raw("DELETE FROM channels WHERE channel_id = 2");
+  db.exec("DELETE FROM channels WHERE channel_id = 2");
   auto store = db.open();
   auto next = store->create_channel(w1, "c", {});
   REQUIRE(next);
@@ -72,8 +73,8 @@ TEST_CASE("channel ids are never reused after a reopen", "[storage][sqlite]") {
 }
 
 TEST_CASE("open_dm returns the same channel for either order of the pair",
-          "[storage][sqlite]") {
-  sqlite_fixture db;
+          "[storage][sql]") {
+  PARLEY_TEST_DATABASE(db);
   auto store = db.open();
   bool created = false;
   auto first = store->open_dm(w1, user_id{7}, user_id{3}, created);
@@ -99,8 +100,8 @@ TEST_CASE("open_dm returns the same channel for either order of the pair",
   CHECK((*info)->workspace == w1);
 }
 
-TEST_CASE("open_dm keeps pairs of different workspaces apart", "[storage][sqlite]") {
-  sqlite_fixture db;
+TEST_CASE("open_dm keeps pairs of different workspaces apart", "[storage][sql]") {
+  PARLEY_TEST_DATABASE(db);
   auto store = db.open();
   bool created = false;
   auto in_w1 = store->open_dm(w1, user_id{1}, user_id{2}, created);
@@ -111,8 +112,8 @@ TEST_CASE("open_dm keeps pairs of different workspaces apart", "[storage][sqlite
   CHECK(*in_w1 != *in_w2);
 }
 
-TEST_CASE("open_dm with oneself is invalid", "[storage][sqlite]") {
-  sqlite_fixture db;
+TEST_CASE("open_dm with oneself is invalid", "[storage][sql]") {
+  PARLEY_TEST_DATABASE(db);
   auto store = db.open();
   bool created = true;
   auto dm = store->open_dm(w1, user_id{7}, user_id{7}, created);
@@ -121,8 +122,8 @@ TEST_CASE("open_dm with oneself is invalid", "[storage][sqlite]") {
   CHECK_FALSE(created);
 }
 
-TEST_CASE("adding a member twice is a no-op", "[storage][sqlite]") {
-  sqlite_fixture db;
+TEST_CASE("adding a member twice is a no-op", "[storage][sql]") {
+  PARLEY_TEST_DATABASE(db);
   auto store = db.open();
   auto c = store->create_channel(w1, "general", users({1}));
   REQUIRE(c);
@@ -135,8 +136,8 @@ TEST_CASE("adding a member twice is a no-op", "[storage][sqlite]") {
   CHECK(*store->members(w1, *c) == users({1, 2}));
 }
 
-TEST_CASE("removing a member reports whether it was one", "[storage][sqlite]") {
-  sqlite_fixture db;
+TEST_CASE("removing a member reports whether it was one", "[storage][sql]") {
+  PARLEY_TEST_DATABASE(db);
   auto store = db.open();
   auto c = store->create_channel(w1, "general", users({1, 2}));
   REQUIRE(c);
@@ -156,8 +157,8 @@ TEST_CASE("removing a member reports whether it was one", "[storage][sqlite]") {
 }
 
 TEST_CASE("channels_of lists a user's channels ascending within its workspace",
-          "[storage][sqlite]") {
-  sqlite_fixture db;
+          "[storage][sql]") {
+  PARLEY_TEST_DATABASE(db);
   auto store = db.open();
   REQUIRE(store->create_channel(w1, "one", users({7})));      // C1
   REQUIRE(store->create_channel(w1, "two", users({8})));      // C2
@@ -175,4 +176,45 @@ TEST_CASE("channels_of lists a user's channels ascending within its workspace",
   auto nobody = store->channels_of(w1, user_id{99});
   REQUIRE(nobody);
   CHECK(nobody->empty());
+}
+
+TEST_CASE("two stores opening the same DMs at once agree on one channel per pair",
+          "[storage][sql]") {
+  PARLEY_TEST_DATABASE(db);
+  db.open(); // the schema exists before the race
+  constexpr uint64_t pairs = 40;
+  std::vector<channel_id> seen[2];
+  int created_count[2] = {0, 0};
+  int errors[2] = {0, 0};
+  auto open_all = [&](int who) {
+    auto store = open_soci_store(db.connection(), sync_mode::normal);
+    if (!store) {
+      ++errors[who];
+      return;
+    }
+    for (uint64_t i = 1; i <= pairs; ++i) {
+      bool created = false;
+      // Opposite orders of the pair from the two stores.
+      auto dm = who == 0 ? (*store)->open_dm(w1, user_id{i}, user_id{1000 + i}, created)
+                         : (*store)->open_dm(w1, user_id{1000 + i}, user_id{i}, created);
+      if (!dm) {
+        ++errors[who];
+        seen[who].emplace_back(0);
+        continue;
+      }
+      seen[who].push_back(*dm);
+      created_count[who] += created ? 1 : 0;
+    }
+  };
+  std::thread first{open_all, 0};
+  std::thread second{open_all, 1};
+  first.join();
+  second.join();
+  CHECK(errors[0] == 0);
+  CHECK(errors[1] == 0);
+  CHECK(seen[0] == seen[1]);
+  CHECK(created_count[0] + created_count[1] == static_cast<int>(pairs));
+  auto store = db.open();
+  CHECK(db.query("SELECT COUNT(*) FROM channels") == static_cast<long long>(pairs));
+  CHECK(db.query("SELECT COUNT(*) FROM channel_members") == static_cast<long long>(2 * pairs));
 }

@@ -1,9 +1,10 @@
 #include <atomic>
+#include <mutex>
 #include <string>
 #include <thread>
 #include <vector>
 
-#include "tests/storage/sqlite_fixture.hpp"
+#include "tests/storage/backend_fixture.hpp"
 
 using namespace parley;
 using namespace parley::storage;
@@ -26,9 +27,9 @@ const user_id u7{7};
 
 } // namespace
 
-TEST_CASE("opening a store twice on one file keeps the schema and its rows",
-          "[storage][sqlite]") {
-  sqlite_fixture db;
+TEST_CASE("opening a store twice on one database keeps the schema and its rows",
+          "[storage][sql]") {
+  PARLEY_TEST_DATABASE(db);
   {
     auto store = db.open();
     REQUIRE(store->append({msg(1, 1, 1, 7, "a")}));
@@ -41,8 +42,8 @@ TEST_CASE("opening a store twice on one file keeps the schema and its rows",
 }
 
 TEST_CASE("append stores every row of a batch and latest_seq follows the highest seq",
-          "[storage][sqlite]") {
-  sqlite_fixture db;
+          "[storage][sql]") {
+  PARLEY_TEST_DATABASE(db);
   auto store = db.open();
   auto empty = store->latest_seq(w1, c1);
   REQUIRE(empty);
@@ -62,8 +63,8 @@ TEST_CASE("append stores every row of a batch and latest_seq follows the highest
   CHECK(same_row((*rows)[2], batch[3]));
 }
 
-TEST_CASE("an empty batch appends nothing and succeeds", "[storage][sqlite]") {
-  sqlite_fixture db;
+TEST_CASE("an empty batch appends nothing and succeeds", "[storage][sql]") {
+  PARLEY_TEST_DATABASE(db);
   auto store = db.open();
   auto outcomes = store->append({});
   REQUIRE(outcomes);
@@ -71,8 +72,8 @@ TEST_CASE("an empty batch appends nothing and succeeds", "[storage][sqlite]") {
 }
 
 TEST_CASE("a retried client_msg_id returns the original row, even from another channel",
-          "[storage][sqlite]") {
-  sqlite_fixture db;
+          "[storage][sql]") {
+  PARLEY_TEST_DATABASE(db);
   auto store = db.open();
   auto original = msg(1, 1, 1, 7, "retry-me", "first text");
   REQUIRE(store->append({original}));
@@ -94,8 +95,8 @@ TEST_CASE("a retried client_msg_id returns the original row, even from another c
 }
 
 TEST_CASE("a duplicate within one batch is reported against the earlier row of the batch",
-          "[storage][sqlite]") {
-  sqlite_fixture db;
+          "[storage][sql]") {
+  PARLEY_TEST_DATABASE(db);
   auto store = db.open();
   auto outcomes = store->append(
     {msg(1, 1, 1, 7, "x"), msg(1, 1, 2, 7, "x"), msg(1, 1, 3, 8, "x"), msg(1, 1, 4, 7, "y")});
@@ -108,16 +109,16 @@ TEST_CASE("a duplicate within one batch is reported against the earlier row of t
 }
 
 TEST_CASE("the same client_msg_id from different users is not a duplicate",
-          "[storage][sqlite]") {
-  sqlite_fixture db;
+          "[storage][sql]") {
+  PARLEY_TEST_DATABASE(db);
   auto store = db.open();
   auto outcomes = store->append({msg(1, 1, 1, 7, "same"), msg(1, 1, 2, 8, "same")});
   REQUIRE(outcomes);
   CHECK(statuses(*outcomes) == std::vector<append_status>(2, append_status::stored));
 }
 
-TEST_CASE("messages without a client_msg_id are never deduplicated", "[storage][sqlite]") {
-  sqlite_fixture db;
+TEST_CASE("messages without a client_msg_id are never deduplicated", "[storage][sql]") {
+  PARLEY_TEST_DATABASE(db);
   auto store = db.open();
   auto outcomes = store->append({msg(1, 1, 1, 7, ""), msg(1, 1, 2, 7, "")});
   REQUIRE(outcomes);
@@ -132,8 +133,8 @@ TEST_CASE("messages without a client_msg_id are never deduplicated", "[storage][
 }
 
 TEST_CASE("a second writer appending an existing seq is fenced with seq_taken",
-          "[storage][sqlite]") {
-  sqlite_fixture db;
+          "[storage][sql]") {
+  PARLEY_TEST_DATABASE(db);
   auto owner = db.open();
   auto stale = db.open();
   REQUIRE(owner->append({msg(1, 1, 1, 7, "a"), msg(1, 1, 2, 7, "b"), msg(1, 1, 3, 7, "c")}));
@@ -152,8 +153,8 @@ TEST_CASE("a second writer appending an existing seq is fenced with seq_taken",
 }
 
 TEST_CASE("messages appended before a close are read back after reopening",
-          "[storage][sqlite]") {
-  sqlite_fixture db;
+          "[storage][sql]") {
+  PARLEY_TEST_DATABASE(db);
   std::vector<chat_message> batch;
   for (uint64_t seq = 1; seq <= 10; ++seq)
     batch.push_back(msg(1, 1, seq, 7, "m" + std::to_string(seq)));
@@ -175,8 +176,8 @@ TEST_CASE("messages appended before a close are read back after reopening",
   CHECK((*retry)[0].original.seq == 4);
 }
 
-TEST_CASE("read_after pages through 250 messages as 100, 100 and 50", "[storage][sqlite]") {
-  sqlite_fixture db;
+TEST_CASE("read_after pages through 250 messages as 100, 100 and 50", "[storage][sql]") {
+  PARLEY_TEST_DATABASE(db);
   auto store = db.open();
   std::vector<chat_message> batch;
   for (uint64_t seq = 1; seq <= 250; ++seq)
@@ -200,8 +201,8 @@ TEST_CASE("read_after pages through 250 messages as 100, 100 and 50", "[storage]
   CHECK(none->empty());
 }
 
-TEST_CASE("read_after skips gaps left by seqs that were never stored", "[storage][sqlite]") {
-  sqlite_fixture db;
+TEST_CASE("read_after skips gaps left by seqs that were never stored", "[storage][sql]") {
+  PARLEY_TEST_DATABASE(db);
   auto store = db.open();
   REQUIRE(store->append({msg(1, 1, 1, 7, "a"), msg(1, 1, 2, 7, "b"), msg(1, 1, 5, 7, "e")}));
   auto rows = store->read_after(w1, c1, 1, 2);
@@ -212,8 +213,8 @@ TEST_CASE("read_after skips gaps left by seqs that were never stored", "[storage
 }
 
 TEST_CASE("workspaces with the same channel and user numbers do not collide",
-          "[storage][sqlite]") {
-  sqlite_fixture db;
+          "[storage][sql]") {
+  PARLEY_TEST_DATABASE(db);
   auto store = db.open();
   auto outcomes = store->append({msg(1, 1, 1, 7, "same", "in W1"), msg(2, 1, 1, 7, "same", "in W2"),
                                  msg(2, 1, 2, 7, "more", "in W2 again")});
@@ -235,25 +236,24 @@ TEST_CASE("workspaces with the same channel and user numbers do not collide",
 }
 
 TEST_CASE("a failing row rolls back the whole batch and the store stays usable",
-          "[storage][sqlite]") {
-  sqlite_fixture db;
+          "[storage][sql]") {
+  PARLEY_TEST_DATABASE(db);
   auto store = db.open();
   REQUIRE(store->append({msg(1, 1, 1, 7, "before")}));
-  db.exec_raw("CREATE TRIGGER fail_seq_4 BEFORE INSERT ON messages WHEN NEW.channel_seq = 4"
-              " BEGIN SELECT RAISE(ABORT, 'injected fault'); END");
+  db.fail_inserts_at_seq(4);
   auto failed = store->append({msg(1, 1, 2, 7, "x2"), msg(1, 1, 3, 7, "x3"), msg(1, 1, 4, 7, "x4")});
   REQUIRE_FALSE(failed);
   CHECK(storage_code(failed.error()) == static_cast<uint8_t>(errc::io_failure));
   CHECK(*store->latest_seq(w1, c1) == 1); // no row of the failed batch is durable
-  db.exec_raw("DROP TRIGGER fail_seq_4");
+  db.clear_fault();
   auto retried = store->append({msg(1, 1, 2, 7, "x2"), msg(1, 1, 3, 7, "x3"), msg(1, 1, 4, 7, "x4")});
   REQUIRE(retried);
   CHECK(statuses(*retried) == std::vector<append_status>(3, append_status::stored));
 }
 
 TEST_CASE("a seq beyond 2^63-1 is refused as invalid without storing the batch",
-          "[storage][sqlite]") {
-  sqlite_fixture db;
+          "[storage][sql]") {
+  PARLEY_TEST_DATABASE(db);
   auto store = db.open();
   auto failed = store->append({msg(1, 1, 1, 7, "ok"), msg(1, 1, uint64_t{1} << 63, 7, "big")});
   REQUIRE_FALSE(failed);
@@ -262,14 +262,14 @@ TEST_CASE("a seq beyond 2^63-1 is refused as invalid without storing the batch",
 }
 
 TEST_CASE("a reader sees only committed, contiguous prefixes while another store appends",
-          "[storage][sqlite]") {
-  sqlite_fixture db;
+          "[storage][sql]") {
+  PARLEY_TEST_DATABASE(db);
   auto reader = db.open();
   constexpr uint64_t batches = 100;
   constexpr uint64_t batch_size = 25;
   std::atomic<int> writer_errors{0};
   std::thread writer{[&] {
-    auto store = open_soci_store(db.connection, sync_mode::full);
+    auto store = open_soci_store(db.connection(), sync_mode::full);
     if (!store) {
       ++writer_errors;
       return;
@@ -320,16 +320,24 @@ TEST_CASE("a reader sees only committed, contiguous prefixes while another store
   CHECK(*reader->latest_seq(w1, c1) == batches * batch_size);
 }
 
-TEST_CASE("two stores appending to one file at once both commit every batch",
-          "[storage][sqlite]") {
-  sqlite_fixture db;
+TEST_CASE("two stores appending to one database at once both commit every batch",
+          "[storage][sql]") {
+  PARLEY_TEST_DATABASE(db);
   constexpr uint64_t batches = 50;
   constexpr uint64_t batch_size = 10;
   std::atomic<int> errors{0};
+  std::mutex first_error_mtx;
+  std::string first_error;
+  auto note = [&](const caf::error& err) {
+    ++errors;
+    std::lock_guard<std::mutex> guard{first_error_mtx};
+    if (first_error.empty())
+      first_error = caf::to_string(err);
+  };
   auto write_channel = [&](uint64_t channel) {
-    auto store = open_soci_store(db.connection, sync_mode::normal);
+    auto store = open_soci_store(db.connection(), sync_mode::normal);
     if (!store) {
-      ++errors;
+      note(store.error());
       return;
     }
     uint64_t seq = 0;
@@ -342,21 +350,22 @@ TEST_CASE("two stores appending to one file at once both commit every batch",
       }
       auto outcomes = (*store)->append(batch);
       if (!outcomes)
-        ++errors; // e.g. SQLITE_BUSY: the write lock wait (busy_timeout) must absorb it
+        note(outcomes.error()); // e.g. SQLITE_BUSY: busy_timeout must absorb lock waits
     }
   };
   std::thread first{write_channel, 1};
   std::thread second{write_channel, 2};
   first.join();
   second.join();
+  INFO(first_error);
   CHECK(errors == 0);
   auto store = db.open();
   CHECK(*store->latest_seq(w1, c1) == batches * batch_size);
   CHECK(*store->latest_seq(w1, c2) == batches * batch_size);
 }
 
-TEST_CASE("a 1000-row batch commits in one append", "[storage][sqlite]") {
-  sqlite_fixture db;
+TEST_CASE("a 1000-row batch commits in one append", "[storage][sql]") {
+  PARLEY_TEST_DATABASE(db);
   auto store = db.open(sync_mode::full);
   std::vector<chat_message> batch;
   for (uint64_t seq = 1; seq <= 1000; ++seq)
@@ -371,4 +380,70 @@ TEST_CASE("a 1000-row batch commits in one append", "[storage][sqlite]") {
     total += rows->size();
   }
   CHECK(total == 1000);
+}
+
+TEST_CASE("client_msg_ids differing only in case or trailing spaces are different keys",
+          "[storage][sql]") {
+  PARLEY_TEST_DATABASE(db);
+  auto store = db.open();
+  // The dedup key compares bytes: no collation may fold case or pad with spaces.
+  auto outcomes = store->append({msg(1, 1, 1, 7, "key"), msg(1, 1, 2, 7, "KEY"),
+                                 msg(1, 1, 3, 7, "key "), msg(1, 1, 4, 7, "k\xC3\xA9y"),
+                                 msg(1, 1, 5, 7, "ke\xCC\x81y"), msg(1, 1, 6, 7, "key")});
+  REQUIRE(outcomes);
+  CHECK(statuses(*outcomes)
+        == std::vector<append_status>{append_status::stored, append_status::stored,
+                                      append_status::stored, append_status::stored,
+                                      append_status::stored, append_status::duplicate});
+  auto spaced = store->find_sent(w1, u7, "key ");
+  REQUIRE(spaced);
+  REQUIRE(spaced->has_value());
+  CHECK((*spaced)->seq == 3);
+}
+
+TEST_CASE("timestamps and texts come back exactly as stored", "[storage][sql]") {
+  PARLEY_TEST_DATABASE(db);
+  auto store = db.open();
+  std::vector<int64_t> stamps{0, 1, 999'999, 1'700'000'000'123'457, 4'102'444'800'000'001};
+  std::vector<chat_message> batch;
+  for (size_t i = 0; i < stamps.size(); ++i) {
+    batch.push_back(msg(1, 1, i + 1, 7, "t" + std::to_string(i)));
+    batch.back().ts = stamps[i];
+  }
+  // 4,000 bytes of four-byte UTF-8 (DESIGN.md "Rules": the longest text), and odd characters.
+  std::string emoji;
+  for (int i = 0; i < 1000; ++i)
+    emoji += "\xF0\x9F\x98\x80";
+  batch[0].text = emoji;
+  batch[1].text = "quote ' backslash \\ percent % colon :w semicolon ; newline\n tab\t";
+  REQUIRE(store->append(batch));
+  auto rows = store->read_after(w1, c1, 0, 10);
+  REQUIRE(rows);
+  REQUIRE(rows->size() == batch.size());
+  for (size_t i = 0; i < batch.size(); ++i) {
+    INFO("row " << i);
+    CHECK((*rows)[i].ts == stamps[i]);
+    CHECK(same_row((*rows)[i], batch[i]));
+  }
+}
+
+TEST_CASE("a row the database cannot hold as given fails the batch instead of being altered",
+          "[storage][sql]") {
+  PARLEY_TEST_DATABASE(db);
+  auto store = db.open();
+  // 70,000 bytes: beyond a MySQL TEXT column (65,535), where INSERT IGNORE alone would store
+  // a truncated row; SQLite and PostgreSQL hold it whole.
+  auto big = msg(1, 1, 2, 7, "big", std::string(70'000, 'x'));
+  auto outcomes = store->append({msg(1, 1, 1, 7, "small"), big});
+  if (db.backend_name() == "mysql") {
+    REQUIRE_FALSE(outcomes);
+    CHECK(storage_code(outcomes.error()) == static_cast<uint8_t>(errc::io_failure));
+    CHECK(*store->latest_seq(w1, c1) == 0); // nothing of the batch is stored
+  } else {
+    REQUIRE(outcomes);
+    auto rows = store->read_after(w1, c1, 0, 10);
+    REQUIRE(rows);
+    REQUIRE(rows->size() == 2);
+    CHECK(same_row((*rows)[1], big));
+  }
 }
