@@ -12,6 +12,7 @@
 #include "protocol/server_frame.hpp"
 #include "runtime/metrics.hpp"
 #include "runtime/request_target.hpp"
+#include "runtime/static_files.hpp"
 
 namespace parley {
 
@@ -96,6 +97,9 @@ public:
   void run() {
     auto& s = target_.segments;
     auto m = req_.method();
+    // Everything outside the API is the web page (DESIGN.md "web/").
+    if (m == http::verb::get && (s.empty() || (s[0] != "v1" && s[0] != "metrics" && s[0] != "healthz")))
+      return done_(serve_static(ctx_.config.web_dir, s));
     if (s.size() == 1 && s[0] == "healthz" && m == http::verb::get)
       return done_(rest_reply{200, json{{"status", "ok"}, {"node", ctx_.config.node_name}}});
     if (s.size() == 1 && s[0] == "metrics" && m == http::verb::get) {
@@ -136,6 +140,11 @@ public:
     if (s[1] == "channels" && s.size() == 5 && s[3] == "members") {
       if (m == http::verb::delete_)
         return with_admin([this] { remove_member(); });
+      return method_not_allowed();
+    }
+    if (s[1] == "dev" && s.size() == 3 && s[2] == "token" && ctx_.config.dev_login) {
+      if (m == http::verb::post)
+        return dev_token();
       return method_not_allowed();
     }
     if (s[1] == "ws" && s.size() == 2)
@@ -354,6 +363,21 @@ private:
             done(error_reply(404, "not_found", "not a member of this channel"));
         },
         remove_atom::value, *user);
+  }
+
+  /// Dev mode only (--dev-login=true): mints a 12 h user token without any credential.
+  void dev_token() {
+    auto body = parse_body(req_);
+    auto field = [&](const char* key) {
+      auto i = body->find(key);
+      return i != body->end() && i->is_string() ? i->get<std::string>() : std::string{};
+    };
+    auto user = body ? user_id::parse(field("user_id")) : std::nullopt;
+    auto ws = body ? workspace_id::parse(field("workspace_id")) : std::nullopt;
+    if (!user || !ws)
+      return done_(error_reply(400, "bad_request", "user_id and workspace_id must look like U1 and W1"));
+    jwt_claims claims{*user, *ws, static_cast<int64_t>(std::time(nullptr)) + 12 * 3600};
+    done_(rest_reply{200, json{{"token", jwt_sign(claims, ctx_.config.jwt_secret)}}});
   }
 
   void list_actors() {
