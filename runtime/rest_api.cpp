@@ -1,6 +1,8 @@
 #include "runtime/rest_api.hpp"
 
 #include <ctime>
+#include <limits>
+#include <optional>
 
 #include <caf/event_based_actor.hpp>
 
@@ -12,6 +14,7 @@
 #include "protocol/server_frame.hpp"
 #include "runtime/metrics.hpp"
 #include "runtime/request_target.hpp"
+#include "runtime/routes.hpp"
 #include "runtime/static_files.hpp"
 
 namespace parley {
@@ -95,64 +98,45 @@ public:
     : ctx_(ctx), req_(req), done_(std::move(done)), target_(parse_target(std::string_view(req.target().data(), req.target().size()))) {}
 
   void run() {
-    auto& s = target_.segments;
-    auto m = req_.method();
-    // Everything outside the API is the web page (DESIGN.md "web/").
-    if (m == http::verb::get && (s.empty() || (s[0] != "v1" && s[0] != "metrics" && s[0] != "healthz")))
-      return done_(serve_static(ctx_.config.web_dir, s));
-    if (s.size() == 1 && s[0] == "healthz" && m == http::verb::get)
-      return done_(rest_reply{200, json{{"status", "ok"}, {"node", ctx_.config.node_name}}});
-    if (s.size() == 1 && s[0] == "metrics" && m == http::verb::get) {
-      rest_reply r;
-      r.content_type = "text/plain; version=0.0.4";
-      r.raw = render_metrics(ctx_);
-      return done_(std::move(r));
-    }
-    if (s.size() < 2 || s[0] != "v1")
-      return done_(error_reply(404, "not_found", "no such endpoint"));
-    if (s[1] == "channels" && s.size() == 4 && s[3] == "messages") {
-      if (m == http::verb::post)
+    switch (match_route(req_.method(), target_.segments, ctx_.config.dev_login)) {
+      case endpoint::web_page:
+        return done_(serve_static(ctx_.config.web_dir, target_.segments));
+      case endpoint::healthz:
+        return done_(rest_reply{200, json{{"status", "ok"}, {"node", ctx_.config.node_name}}});
+      case endpoint::metrics: {
+        rest_reply r;
+        r.content_type = "text/plain; version=0.0.4";
+        r.raw = render_metrics(ctx_);
+        return done_(std::move(r));
+      }
+      case endpoint::post_message:
         return with_user([this](principal who) { post_message(who); });
-      if (m == http::verb::get)
+      case endpoint::get_messages:
         return with_user([this](principal who) { get_messages(who); });
-      return method_not_allowed();
-    }
-    if (s[1] == "channels" && s.size() == 4 && s[3] == "presence") {
-      if (m == http::verb::get)
+      case endpoint::get_presence:
         return with_user([this](principal who) { get_presence(who); });
-      return method_not_allowed();
-    }
-    if (s[1] == "dms" && s.size() == 2) {
-      if (m == http::verb::post)
+      case endpoint::open_dm:
         return with_user([this](principal who) { post_dm(who); });
-      return method_not_allowed();
-    }
-    if (s[1] == "channels" && s.size() == 2) {
-      if (m == http::verb::post)
+      case endpoint::create_channel:
         return with_admin([this] { create_channel(); });
-      return method_not_allowed();
-    }
-    if (s[1] == "channels" && s.size() == 4 && s[3] == "members") {
-      if (m == http::verb::post)
+      case endpoint::add_members:
         return with_admin([this] { add_members(); });
-      return method_not_allowed();
-    }
-    if (s[1] == "channels" && s.size() == 5 && s[3] == "members") {
-      if (m == http::verb::delete_)
+      case endpoint::remove_member:
         return with_admin([this] { remove_member(); });
-      return method_not_allowed();
-    }
-    if (s[1] == "dev" && s.size() == 3 && s[2] == "token" && ctx_.config.dev_login) {
-      if (m == http::verb::post)
+      case endpoint::dev_token:
         return dev_token();
-      return method_not_allowed();
+      case endpoint::admin_actors:
+        return with_admin([this] { list_actors(); });
+      case endpoint::ws_without_upgrade:
+        return done_(error_reply(400, "bad_request", "a WebSocket upgrade is required here"));
+      case endpoint::method_not_allowed:
+        return method_not_allowed();
+      case endpoint::not_found:
+        break;
     }
-    if (s[1] == "ws" && s.size() == 2)
-      return done_(error_reply(400, "bad_request", "a WebSocket upgrade is required here"));
-    if (s[1] == "admin" && s.size() == 3 && s[2] == "actors" && m == http::verb::get)
-      return with_admin([this] { list_actors(); });
     done_(error_reply(404, "not_found", "no such endpoint"));
   }
+
 
 private:
   void method_not_allowed() { done_(error_reply(405, "bad_request", "method not allowed")); }
@@ -380,10 +364,42 @@ private:
     done_(rest_reply{200, json{{"token", jwt_sign(claims, ctx_.config.jwt_secret)}}});
   }
 
+  /// GET /v1/admin/actors[?kind=channel][&limit=100][&offset=0]: live instrumented actors,
+  /// ordered by actor id. Bounded work: one pass over the live-actor table.
   void list_actors() {
+    actor_kind kind{};
+    auto kind_text = target_.param("kind");
+    if (!kind_text.empty() && !parse_actor_kind(kind_text, kind))
+      return done_(error_reply(400, "bad_request",
+                               "kind must be connection, channel, channel_stub, gateway, "
+                               "presence, sequencer or storage_reader"));
+    auto number = [&](const char* key, size_t fallback, size_t max) -> std::optional<size_t> {
+      auto v = target_.param(key);
+      if (v.empty())
+        return fallback;
+      if (v.size() > 9 || v.find_first_not_of("0123456789") != std::string::npos)
+        return std::nullopt;
+      return std::min<size_t>(std::stoul(v), max);
+    };
+    auto limit = number("limit", 100, 1000);
+    auto offset = number("offset", 0, std::numeric_limits<uint32_t>::max());
+    if (!limit || !offset)
+      return done_(error_reply(400, "bad_request", "limit and offset must be non-negative integers"));
+    size_t total = 0;
+    auto rows = ctx_.node->metrics->list(kind_text.empty() ? nullptr : &kind, *offset, *limit, total);
+    auto actors = json::array();
+    for (auto& r : rows)
+      actors.push_back(json{{"kind", to_string(r.kind)},
+                            {"id", r.id},
+                            {"actor_id", r.actor},
+                            {"node", ctx_.config.node_name},
+                            {"mailbox_depth", r.mailbox},
+                            {"processed", r.processed}});
     done_(rest_reply{200, json{{"node", ctx_.config.node_name},
-                               {"channels_active", ctx_.node->channels.size()},
-                               {"connections_open", ctx_.open_connections.load()}}});
+                               {"total", total},
+                               {"offset", *offset},
+                               {"limit", *limit},
+                               {"actors", std::move(actors)}}});
   }
 
   server_context& ctx_;

@@ -7,10 +7,12 @@ packages=(
   libsoci-dev libsqlite3-dev sqlite3
   nlohmann-json3-dev catch2 prometheus-cpp-dev
   python3 procps
+  clang libclang-rt-14-dev
   chromium nodejs
   # npm: Debian's, unless the installed nodejs bundles one (NodeSource's conflicts with it)
   $(command -v npm >/dev/null || echo npm)
   postgresql libpq-dev mariadb-server mariadb-client libmariadb-dev
+  libhiredis-dev redis-server librdkafka-dev
 )
 missing=()
 for p in "${packages[@]}"; do
