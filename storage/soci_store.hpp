@@ -8,6 +8,7 @@
 
 #include <caf/expected.hpp>
 
+#include "storage/event_export.hpp"
 #include "storage/membership_store.hpp"
 #include "storage/message_log.hpp"
 
@@ -32,7 +33,7 @@ struct sql_dialect;
 /// instances may share one database (on SQLite: one writer at a time, any number of readers;
 /// on PostgreSQL and MySQL: concurrent writers, serialized by row locks).
 /// No method throws: every driver failure comes back as a `caf::error` of `errc`.
-class soci_store final : public message_log, public membership_store {
+class soci_store final : public message_log, public membership_store, public export_log {
 public:
   ~soci_store() override;
 
@@ -74,6 +75,18 @@ public:
 
   caf::expected<std::vector<channel_id>> channels_of(workspace_id workspace,
                                                      user_id user) override;
+
+  // -- export_log -----------------------------------------------------------
+
+  caf::expected<std::vector<chat_message>> read_unexported(const std::string& stream,
+                                                           workspace_id from_workspace,
+                                                           channel_id from_channel,
+                                                           uint32_t limit) override;
+
+  caf::error advance_cursors(const std::string& stream,
+                             const std::vector<export_cursor>& cursors) override;
+
+  caf::expected<std::vector<export_cursor>> cursors(const std::string& stream) override;
 
 private:
   friend caf::expected<std::unique_ptr<soci_store>>
