@@ -37,7 +37,9 @@ presence_status combined_status(const channel_state& st, user_id user) {
 
 /// Sends one delivery to a node gateway, counting those that cross to another node.
 void deliver_to(channel_actor self, const caf::actor& gw, const delivery& d) {
-  if (gw.node() != self->node())
+  // Every gateway but this node's own is on another node (one gateway per node); comparing
+  // handles rather than CAF node ids also holds in the one-system simulation of a cluster.
+  if (gw != self->state.node->gateway)
     ++self->state.node->counters.deliveries_sent_remote;
   self->send(gw, deliver_atom::value, d);
 }
@@ -139,6 +141,8 @@ void set_status(channel_actor self, user_id user, const caf::actor& gw, presence
   } else {
     i->second = s;
   }
+  if (auto* stats = st.slot.stats())
+    stats->online.store(static_cast<uint32_t>(st.online.size()), std::memory_order_relaxed);
   auto after = combined_status(st, user);
   if (before != after)
     presence_changed(self, user, after);
@@ -212,6 +216,7 @@ void on_durable(channel_actor self, channel_state::committing_send& c) {
   auto ack = ack_of(c.msg);
   remember_ack(st, key, ack);
   ++st.node->counters.messages_acked;
+  auto fanout_start = steady_ns();
   st.ring.push_back(c.msg);
   if (st.ring.size() > st.node->limits.recent_ring)
     st.ring.pop_front();
@@ -223,6 +228,7 @@ void on_durable(channel_actor self, channel_state::committing_send& c) {
     d.channel = st.id;
     d.kind = delivery_kind::message;
     d.seq = c.msg.seq;
+    d.acked_ns = fanout_start;
     d.frame.ptr = share(encode_message_new(c.msg));
     auto ack_frame = share(encode_ack(ack));
     for (auto& [gw, count] : st.gateways) {
@@ -237,6 +243,10 @@ void on_durable(channel_actor self, channel_state::committing_send& c) {
         deliver_to(self, gw, d);
       }
     }
+  }
+  if (auto* stats = st.slot.stats()) {
+    stats->messages.fetch_add(1, std::memory_order_relaxed);
+    stats->fanout->observe((steady_ns() - fanout_start) / 1e9);
   }
   for (size_t i = 0; i < c.rps.size(); ++i)
     c.rps[i].deliver(send_reply{ack, i == 0 && written});
@@ -393,6 +403,7 @@ caf::result<backfill_page> on_backfill(channel_actor self, const principal& who,
   if (!is_member(st, who))
     return make_error(error_code::not_in_channel);
   limit = std::max<uint32_t>(1, std::min<uint32_t>(limit, 100));
+  st.node->metrics->backfill_requests->Increment();
   backfill_page page;
   page.channel = st.id;
   page.after_seq = after;
@@ -407,6 +418,7 @@ caf::result<backfill_page> on_backfill(channel_actor self, const principal& who,
     for (; it != st.ring.end() && page.messages.size() < limit; ++it)
       page.messages.push_back(*it);
     page.has_more = it != st.ring.end();
+    st.node->metrics->backfill_rows->Increment(static_cast<double>(page.messages.size()));
     return page;
   }
   auto rp = self->make_response_promise();
@@ -421,6 +433,8 @@ caf::result<backfill_page> on_backfill(channel_actor self, const principal& who,
         if (page.has_more)
           rows.resize(limit);
         page.messages = std::move(rows);
+        self->state.node->metrics->backfill_rows->Increment(
+          static_cast<double>(page.messages.size()));
         rp.deliver(std::move(page));
       },
       [=](caf::error&) mutable { rp.deliver(make_error(error_code::unavailable)); });
@@ -437,9 +451,13 @@ void announce_joined(channel_actor self, const std::vector<user_id>& users) {
 
 caf::behavior running(channel_actor self) {
   return {
-    [=](send_atom, send_request& req) -> caf::result<send_reply> { return on_send(self, req); },
+    [=](send_atom, send_request& req) -> caf::result<send_reply> {
+      auto probe = metrics_probe(self, actor_kind::channel);
+      return on_send(self, req);
+    },
     [=](attach_atom, const principal& who, const caf::actor& gw,
         presence_status s) -> caf::result<uint64_t> {
+      auto probe = metrics_probe(self, actor_kind::channel);
       auto& st = self->state;
       touch(self);
       if (s != presence_status::offline && !is_member(st, who))
@@ -450,9 +468,11 @@ caf::behavior running(channel_actor self) {
       return st.durable_seq();
     },
     [=](backfill_atom, const principal& who, uint64_t after, uint32_t limit) {
+      auto probe = metrics_probe(self, actor_kind::channel);
       return on_backfill(self, who, after, limit);
     },
     [=](who_atom, const principal& who) -> caf::result<std::vector<presence_entry>> {
+      auto probe = metrics_probe(self, actor_kind::channel);
       auto& st = self->state;
       if (!st.found)
         return make_error(error_code::not_found);
@@ -469,6 +489,7 @@ caf::behavior running(channel_actor self) {
       return result;
     },
     [=](add_atom, const std::vector<user_id>& users) -> caf::result<std::vector<user_id>> {
+      auto probe = metrics_probe(self, actor_kind::channel);
       auto& st = self->state;
       if (!st.found)
         return make_error(error_code::not_found);
@@ -487,6 +508,7 @@ caf::behavior running(channel_actor self) {
       return rp;
     },
     [=](remove_atom, user_id user) -> caf::result<bool> {
+      auto probe = metrics_probe(self, actor_kind::channel);
       auto& st = self->state;
       if (!st.found)
         return make_error(error_code::not_found);
@@ -503,6 +525,9 @@ caf::behavior running(channel_actor self) {
                   if (--st.gateways[gw] == 0)
                     st.gateways.erase(gw);
                 st.online.erase(i);
+                if (auto* stats = st.slot.stats())
+                  stats->online.store(static_cast<uint32_t>(st.online.size()),
+                                      std::memory_order_relaxed);
               }
               for (auto& gw : st.node->all_gateways())
                 self->send(gw, left_atom::value, st.id, st.workspace, user);
@@ -513,6 +538,7 @@ caf::behavior running(channel_actor self) {
       return rp;
     },
     [=](idle_atom) {
+      auto probe = metrics_probe(self, actor_kind::channel);
       auto& st = self->state;
       st.idle_check_scheduled = false;
       if (!quiet(st))
@@ -528,11 +554,13 @@ caf::behavior running(channel_actor self) {
       }
     },
     [=](cursor_atom) {
+      auto probe = metrics_probe(self, actor_kind::channel);
       self->state.cursor_scheduled = false;
       if (self->state.cursor_dirty)
         send_cursor(self);
     },
     [=](status_atom) {
+      auto probe = metrics_probe(self, actor_kind::channel);
       auto& st = self->state;
       st.presence_flush_scheduled = false;
       auto backlog = std::move(st.presence_backlog);
@@ -555,8 +583,10 @@ caf::behavior channel(caf::stateful_actor<channel_state>* self, node_ptr node, c
   st.node = std::move(node);
   st.id = id;
   st.last_active = self->clock().now();
+  st.slot = actor_slot(st.node->metrics, actor_kind::channel, self->id(), id.str());
   // A node that went down takes its online users with it.
   self->set_down_handler([=](caf::down_msg& dm) {
+  auto probe = metrics_probe(self, actor_kind::channel);
     std::vector<std::pair<user_id, caf::actor>> gone;
     for (auto& [user, per_gw] : self->state.online)
       for (auto& [gw, s] : per_gw)
@@ -598,7 +628,8 @@ caf::behavior channel(caf::stateful_actor<channel_state>* self, node_ptr node, c
         self->quit(make_error(error_code::unavailable));
       });
   return {
-    [](idle_atom) {
+    [=](idle_atom) {
+      auto probe = metrics_probe(self, actor_kind::channel);
       // Activation in progress: nothing to do.
     },
   };

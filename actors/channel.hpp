@@ -14,6 +14,7 @@
 #include <caf/event_based_actor.hpp>
 #include <caf/stateful_actor.hpp>
 
+#include "actors/actor_metrics.hpp"
 #include "actors/messages.hpp"
 #include "actors/node_context.hpp"
 #include "protocol/token_bucket.hpp"
@@ -79,6 +80,8 @@ struct channel_state {
   bool idle_check_scheduled = false;
 
   uint64_t durable_seq() const { return ring.empty() ? 0 : ring.back().seq; }
+
+  actor_slot slot; // live-actor gauge and /v1/admin/actors entry
 };
 
 /// Handlers:

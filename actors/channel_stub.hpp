@@ -3,6 +3,7 @@
 #include <caf/event_based_actor.hpp>
 #include <caf/stateful_actor.hpp>
 
+#include "actors/actor_metrics.hpp"
 #include "actors/node_context.hpp"
 
 namespace parley {
@@ -14,6 +15,7 @@ namespace parley {
 struct channel_stub_state {
   static inline const char* name = "channel_stub";
   caf::actor target;
+  actor_slot slot; // live-actor gauge and /v1/admin/actors entry
 };
 
 /// Handlers: everything a channel handles, forwarded.

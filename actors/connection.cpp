@@ -238,6 +238,7 @@ caf::behavior connection(caf::stateful_actor<connection_state>* self, node_ptr n
   st.sink = std::move(sink);
   st.session_id = "s" + random_hex(8);
   st.last_activity = self->clock().now();
+  st.slot = actor_slot(st.node->metrics, actor_kind::connection, self->id(), std::to_string(id));
   self->delayed_send(self, st.node->limits.hello_timeout, hello_tmo_atom::value);
   schedule_idle_check(self, st.node->limits.idle_timeout);
   // A token that expires mid-session closes with 4001 at exp + leeway.
@@ -247,6 +248,7 @@ caf::behavior connection(caf::stateful_actor<connection_state>* self, node_ptr n
                      expiry_atom::value);
   return {
     [=](frame_atom, const std::string& text) {
+      auto probe = metrics_probe(self, actor_kind::connection);
       auto& st = self->state;
       st.last_activity = self->clock().now();
       switch (st.current) {
@@ -263,8 +265,12 @@ caf::behavior connection(caf::stateful_actor<connection_state>* self, node_ptr n
           handle_frame(self, text);
       }
     },
-    [=](activity_atom) { self->state.last_activity = self->clock().now(); },
+    [=](activity_atom) {
+      auto probe = metrics_probe(self, actor_kind::connection);
+      self->state.last_activity = self->clock().now();
+    },
     [=](closed_atom) {
+      auto probe = metrics_probe(self, actor_kind::connection);
       auto& st = self->state;
       if (st.registered)
         self->send(st.node->gateway, unregister_atom::value, st.id);
@@ -272,10 +278,12 @@ caf::behavior connection(caf::stateful_actor<connection_state>* self, node_ptr n
       self->quit();
     },
     [=](hello_tmo_atom) {
+      auto probe = metrics_probe(self, actor_kind::connection);
       if (self->state.current == connection_state::phase::awaiting_hello)
         close(self, close_code::policy, "no hello within the time limit");
     },
     [=](idle_tmo_atom) {
+      auto probe = metrics_probe(self, actor_kind::connection);
       auto& st = self->state;
       auto silent = self->clock().now() - st.last_activity;
       if (silent >= st.node->limits.idle_timeout)
@@ -283,7 +291,10 @@ caf::behavior connection(caf::stateful_actor<connection_state>* self, node_ptr n
       else
         schedule_idle_check(self, st.node->limits.idle_timeout - silent);
     },
-    [=](expiry_atom) { close(self, close_code::token_expired, "token expired"); },
+    [=](expiry_atom) {
+      auto probe = metrics_probe(self, actor_kind::connection);
+      close(self, close_code::token_expired, "token expired");
+    },
   };
 }
 

@@ -8,6 +8,7 @@
 #include <caf/event_based_actor.hpp>
 #include <caf/stateful_actor.hpp>
 
+#include "actors/actor_metrics.hpp"
 #include "actors/messages.hpp"
 #include "actors/node_context.hpp"
 #include "actors/outbound_sink.hpp"
@@ -32,6 +33,7 @@ struct connection_state {
   caf::actor_clock::time_point last_activity;
   bool registered = false;
   std::string session_id;
+  actor_slot slot; // live-actor gauge and /v1/admin/actors entry
 };
 
 /// Handlers:

@@ -46,7 +46,7 @@ void push(gateway_state& st, const delivery& d) {
   for (auto conn : r->second) {
     auto& sink = st.connections[conn].sink;
     if (d.kind == delivery_kind::message)
-      sink->push_message(d.frame.ptr, d.channel, d.seq);
+      sink->push_message(d.frame.ptr, d.channel, d.seq, d.acked_ns);
     else
       sink->push_control(d.frame.ptr);
     ++st.pushes;
@@ -62,9 +62,11 @@ std::string user_key(const principal& who) {
 
 caf::behavior gateway(caf::stateful_actor<gateway_state>* self, node_ptr node) {
   self->state.node = std::move(node);
+  self->state.slot = actor_slot(self->state.node->metrics, actor_kind::gateway, self->id(), "gateway");
   return {
     [=](register_atom, uint64_t conn, const principal& who,
         sink_ptr sink) -> caf::result<std::vector<channel_position>> {
+      auto probe = metrics_probe(self, actor_kind::gateway);
       auto rp = self->make_response_promise();
       auto& st = self->state;
       // Routed before presence attaches to the channels, so no delivery can miss it; the
@@ -93,6 +95,7 @@ caf::behavior gateway(caf::stateful_actor<gateway_state>* self, node_ptr node) {
       return rp;
     },
     [=](unregister_atom, uint64_t conn) {
+      auto probe = metrics_probe(self, actor_kind::gateway);
       auto& st = self->state;
       auto i = st.connections.find(conn);
       if (i == st.connections.end())
@@ -106,13 +109,18 @@ caf::behavior gateway(caf::stateful_actor<gateway_state>* self, node_ptr node) {
       self->send(st.node->presence, disconn_atom::value, i->second.who, conn);
       st.connections.erase(i);
     },
-    [=](deliver_atom, const delivery& d) { push(self->state, d); },
+    [=](deliver_atom, const delivery& d) {
+      auto probe = metrics_probe(self, actor_kind::gateway);
+      push(self->state, d);
+    },
     [=](rehome_atom, channel_id ch) {
+      auto probe = metrics_probe(self, actor_kind::gateway);
       // A channel actor (re)activated: presence tells it who is online here.
       self->send(self->state.node->presence, rehome_atom::value, ch);
     },
     [=](joined_atom, channel_id ch, workspace_id ws, const std::vector<user_id>& users,
         uint64_t latest) {
+      auto probe = metrics_probe(self, actor_kind::gateway);
       auto& st = self->state;
       auto frame = share(encode_joined(ch, latest));
       for (auto u : users) {
@@ -131,6 +139,7 @@ caf::behavior gateway(caf::stateful_actor<gateway_state>* self, node_ptr node) {
       }
     },
     [=](left_atom, channel_id ch, workspace_id ws, user_id u) {
+      auto probe = metrics_probe(self, actor_kind::gateway);
       auto& st = self->state;
       principal who{ws, u};
       auto i = st.by_user.find(user_key(who));

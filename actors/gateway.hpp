@@ -8,6 +8,7 @@
 #include <caf/event_based_actor.hpp>
 #include <caf/stateful_actor.hpp>
 
+#include "actors/actor_metrics.hpp"
 #include "actors/messages.hpp"
 #include "actors/node_context.hpp"
 #include "actors/outbound_sink.hpp"
@@ -32,6 +33,7 @@ struct gateway_state {
   std::unordered_map<channel_id, std::vector<uint64_t>> routes;   // channel -> connections
   uint64_t deliveries = 0; // deliveries received from channel actors
   uint64_t pushes = 0;     // frames pushed to local connections
+  actor_slot slot;         // live-actor gauge and /v1/admin/actors entry
 };
 
 /// Handlers:

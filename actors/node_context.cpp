@@ -93,9 +93,10 @@ void channel_directory::forget(channel_id channel, const caf::actor& which) {
     actors_.erase(i);
 }
 
-void channel_directory::reassign() {
+void channel_directory::reassign(bool reload_owned) {
   if (!placement_)
     return;
+  auto self = placement_->self();
   std::vector<std::pair<channel_id, std::string>> current;
   {
     std::lock_guard<std::mutex> guard{mtx_};
@@ -103,7 +104,7 @@ void channel_directory::reassign() {
       current.emplace_back(ch, e.owner);
   }
   for (auto& [ch, old_owner] : current) {
-    if (placement_->owner(ch) == old_owner)
+    if (placement_->owner(ch) == old_owner && !(reload_owned && old_owner == self))
       continue;
     std::lock_guard<std::mutex> guard{mtx_};
     auto i = actors_.find(ch);

@@ -13,8 +13,11 @@
 #include <caf/actor.hpp>
 #include <caf/timespan.hpp>
 
+#include "actors/actor_metrics.hpp"
 #include "protocol/ids.hpp"
 #include "protocol/token_bucket.hpp"
+#include "storage/event_export.hpp"
+#include "storage/presence_mirror.hpp"
 
 namespace parley {
 
@@ -106,8 +109,10 @@ public:
   void forget(channel_id channel, const caf::actor& which);
 
   /// After a membership change: drops (and stops) every actor whose owner changed, so the
-  /// next use goes to the new owner.
-  void reassign();
+  /// next use goes to the new owner. With `reload_owned` (a peer joined, or a partition
+  /// healed) the channels this node keeps are stopped too: the peer may have written to them
+  /// meanwhile, so they reload from storage on next use.
+  void reassign(bool reload_owned = false);
 
   /// Number of active channel actors and stubs.
   size_t size();
@@ -133,6 +138,9 @@ struct node_counters {
   std::atomic<uint64_t> deliveries_sent_remote{0}; // channel -> gateway of another node
   std::atomic<uint64_t> frames_pushed{0};
   std::atomic<uint64_t> rate_limited{0};
+  std::atomic<uint64_t> redis_errors{0};   // failed Redis connects and batches (mirror)
+  std::atomic<uint64_t> kafka_errors{0};   // failed deliveries, log reads, broker errors
+  std::atomic<uint64_t> kafka_exported{0}; // messages acknowledged by Kafka
 };
 
 /// Everything the actors of one node share: handles of the per-node actors, limits,
@@ -148,6 +156,9 @@ struct node_context {
   std::unique_ptr<workspace_quota> quota;
   placement nodes;
   node_counters counters;
+  std::shared_ptr<storage::presence_mirror> mirror; // Redis; null unless --redis
+  std::shared_ptr<storage::event_export> exporter;  // Kafka; null unless --kafka.brokers
+  metrics_ptr metrics = std::make_shared<actor_metrics>(); // read by /metrics
 
   /// The gateways of every live node (one on a single node): membership changes go to all.
   std::vector<caf::actor> all_gateways() {

@@ -21,6 +21,12 @@ public:
   /// Queues a droppable `message.new` (slow consumers lose the oldest first).
   virtual void push_message(frame_ptr frame, channel_id channel, uint64_t seq) = 0;
 
+  /// As above, with the steady_ns() of the message's ack (0: unknown) for the delivery
+  /// latency histogram; sinks that do not measure it ignore it.
+  virtual void push_message(frame_ptr frame, channel_id channel, uint64_t seq, int64_t acked_ns) {
+    push_message(std::move(frame), channel, seq);
+  }
+
   /// Queues a frame that is never dropped (acks, errors, pongs, presence, backfill).
   virtual void push_control(frame_ptr frame) = 0;
 

@@ -29,8 +29,23 @@ void tell(presence_actor self, channel_id ch, const principal& who, presence_sta
     .then([](uint64_t) {}, [](caf::error&) {});
 }
 
+/// Mirrors the user's state outside the node (storage/presence_mirror.hpp, the presence
+/// topic of storage/event_export.hpp) when configured; both only queue, never block.
+void publish(presence_actor self, const presence_state::user_entry& e, bool transition) {
+  auto& node = *self->state.node;
+  if (node.mirror) {
+    if (e.connections.empty())
+      node.mirror->offline(e.who);
+    else
+      node.mirror->online(e.who, e.channels);
+  }
+  if (transition && node.exporter)
+    node.exporter->presence({e.who, node.node_name, status_of(e), now_us()});
+}
+
 void tell_all(presence_actor self, const presence_state::user_entry& e) {
   ++self->state.transitions;
+  self->state.node->metrics->presence_transitions->Increment();
   for (auto ch : e.channels)
     tell(self, ch, e.who, status_of(e));
 }
@@ -39,9 +54,11 @@ void tell_all(presence_actor self, const presence_state::user_entry& e) {
 
 caf::behavior presence(caf::stateful_actor<presence_state>* self, node_ptr node) {
   self->state.node = std::move(node);
+  self->state.slot = actor_slot(self->state.node->metrics, actor_kind::presence, self->id(), "presence");
   return {
     [=](connect_atom, const principal& who, uint64_t conn,
         const std::vector<channel_id>& channels) -> caf::result<std::vector<channel_position>> {
+      auto probe = metrics_probe(self, actor_kind::presence);
       auto& st = self->state;
       auto& e = st.users[user_key(who)];
       e.who = who;
@@ -50,8 +67,11 @@ caf::behavior presence(caf::stateful_actor<presence_state>* self, node_ptr node)
       for (auto ch : channels)
         if (std::find(e.channels.begin(), e.channels.end(), ch) == e.channels.end())
           e.channels.push_back(ch);
-      if (was_offline)
+      if (was_offline) {
         ++st.transitions;
+        st.node->metrics->presence_transitions->Increment();
+      }
+      publish(self, e, was_offline);
       if (channels.empty())
         return std::vector<channel_position>{};
       // Attach to every channel (idempotent for a user already online here) and collect the
@@ -85,6 +105,7 @@ caf::behavior presence(caf::stateful_actor<presence_state>* self, node_ptr node)
       return acc->rp;
     },
     [=](disconn_atom, const principal& who, uint64_t conn) {
+      auto probe = metrics_probe(self, actor_kind::presence);
       auto& st = self->state;
       auto i = st.users.find(user_key(who));
       if (i == st.users.end())
@@ -92,10 +113,12 @@ caf::behavior presence(caf::stateful_actor<presence_state>* self, node_ptr node)
       i->second.connections.erase(conn);
       if (i->second.connections.empty()) {
         tell_all(self, i->second);
+        publish(self, i->second, true);
         st.users.erase(i);
       }
     },
     [=](status_atom, const principal& who, presence_status s) {
+      auto probe = metrics_probe(self, actor_kind::presence);
       auto& st = self->state;
       auto i = st.users.find(user_key(who));
       if (i == st.users.end())
@@ -105,8 +128,10 @@ caf::behavior presence(caf::stateful_actor<presence_state>* self, node_ptr node)
         return;
       i->second.away = away;
       tell_all(self, i->second);
+      publish(self, i->second, true);
     },
     [=](joined_atom, const principal& who, channel_id ch) {
+      auto probe = metrics_probe(self, actor_kind::presence);
       auto& st = self->state;
       auto i = st.users.find(user_key(who));
       if (i == st.users.end())
@@ -115,8 +140,10 @@ caf::behavior presence(caf::stateful_actor<presence_state>* self, node_ptr node)
       if (std::find(chs.begin(), chs.end(), ch) == chs.end())
         chs.push_back(ch);
       tell(self, ch, who, status_of(i->second));
+      publish(self, i->second, false);
     },
     [=](rehome_atom) {
+      auto probe = metrics_probe(self, actor_kind::presence);
       // Cluster membership changed: channels may have new owners that do not know who is
       // online here yet. Attaching is idempotent for owners that already know.
       for (auto& [key, e] : self->state.users)
@@ -124,17 +151,20 @@ caf::behavior presence(caf::stateful_actor<presence_state>* self, node_ptr node)
           tell(self, ch, e.who, status_of(e));
     },
     [=](rehome_atom, channel_id ch) {
+      auto probe = metrics_probe(self, actor_kind::presence);
       for (auto& [key, e] : self->state.users)
         if (std::find(e.channels.begin(), e.channels.end(), ch) != e.channels.end())
           tell(self, ch, e.who, status_of(e));
     },
     [=](left_atom, const principal& who, channel_id ch) {
+      auto probe = metrics_probe(self, actor_kind::presence);
       auto& st = self->state;
       auto i = st.users.find(user_key(who));
       if (i == st.users.end())
         return;
       auto& chs = i->second.channels;
       chs.erase(std::remove(chs.begin(), chs.end(), ch), chs.end());
+      publish(self, i->second, false);
     },
   };
 }

@@ -8,6 +8,7 @@
 #include <caf/event_based_actor.hpp>
 #include <caf/stateful_actor.hpp>
 
+#include "actors/actor_metrics.hpp"
 #include "actors/messages.hpp"
 #include "actors/node_context.hpp"
 
@@ -29,6 +30,7 @@ struct presence_state {
   node_ptr node;
   std::unordered_map<std::string, user_entry> users; // by user_key
   uint64_t transitions = 0;
+  actor_slot slot; // live-actor gauge and /v1/admin/actors entry
 };
 
 /// Handlers:

@@ -14,8 +14,13 @@ void flush(caf::stateful_actor<sequencer_state>* self) {
   st.flush_scheduled = false;
   if (st.batch.empty())
     return;
+  auto started = steady_ns();
   auto outcomes = st.log->append(st.batch);
   ++st.batches;
+  if (auto* m = st.slot.metrics()) {
+    m->sequencer_commit.observe((steady_ns() - started) / 1e9);
+    m->sequencer_batch.observe(static_cast<double>(st.batch.size()));
+  }
   for (size_t i = 0; i < st.waiting.size(); ++i) {
     if (outcomes)
       st.waiting[i].deliver((*outcomes)[i]);
@@ -34,6 +39,7 @@ caf::behavior sequencer(caf::stateful_actor<sequencer_state>* self,
   self->state.max_batch = max_batch;
   return {
     [=](append_atom, const chat_message& msg) -> caf::result<storage::append_outcome> {
+      auto probe = metrics_probe(self, actor_kind::sequencer);
       auto& st = self->state;
       st.batch.push_back(msg);
       st.waiting.push_back(self->make_response_promise());
@@ -47,7 +53,10 @@ caf::behavior sequencer(caf::stateful_actor<sequencer_state>* self,
       }
       return rp;
     },
-    [=](flush_atom) { flush(self); },
+    [=](flush_atom) {
+      auto probe = metrics_probe(self, actor_kind::sequencer);
+      flush(self);
+    },
   };
 }
 

@@ -7,6 +7,7 @@
 #include <caf/event_based_actor.hpp>
 #include <caf/stateful_actor.hpp>
 
+#include "actors/actor_metrics.hpp"
 #include "actors/node_context.hpp"
 #include "protocol/message.hpp"
 #include "storage/message_log.hpp"
@@ -24,11 +25,13 @@ struct sequencer_state {
   std::vector<caf::response_promise> waiting;
   bool flush_scheduled = false;
   uint64_t batches = 0; // committed batches, for tests and metrics
+  actor_slot slot;      // batch size, commit latency, live-actor gauge
 };
 
 /// Handlers:
 ///   (append_atom, chat_message) -> storage::append_outcome   (after the batch is durable)
 ///   INTERNAL: (flush_atom)                                     commits the buffered batch
+/// Instrumented when the spawner set `state.slot` before calling it (runtime/node.cpp).
 caf::behavior sequencer(caf::stateful_actor<sequencer_state>* self,
                         std::shared_ptr<storage::message_log> log, size_t max_batch);
 

@@ -5,6 +5,7 @@
 #include <caf/event_based_actor.hpp>
 #include <caf/stateful_actor.hpp>
 
+#include "actors/actor_metrics.hpp"
 #include "storage/membership_store.hpp"
 #include "storage/message_log.hpp"
 
@@ -17,6 +18,7 @@ struct storage_reader_state {
   std::shared_ptr<storage::message_log> log;
   std::shared_ptr<storage::membership_store> members;
   size_t recent_ring = 512;
+  actor_slot slot; // live-actor gauge and /v1/admin/actors entry
 };
 
 /// Handlers:
@@ -28,6 +30,7 @@ struct storage_reader_state {
 ///   (dm_atom, workspace_id, user_id, user_id)                   -> channel_id, bool created
 ///   (add_atom, workspace_id, channel_id, vector<user_id>)       -> vector<user_id> added
 ///   (remove_atom, workspace_id, channel_id, user_id)            -> bool removed
+/// Instrumented when the spawner set `state.slot` before calling it (runtime/node.cpp).
 caf::behavior storage_reader(caf::stateful_actor<storage_reader_state>* self,
                              std::shared_ptr<storage::message_log> log,
                              std::shared_ptr<storage::membership_store> members,

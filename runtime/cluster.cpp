@@ -1,6 +1,5 @@
 #include "runtime/cluster.hpp"
 
-#include <iostream>
 #include <set>
 
 #include <caf/io/middleman.hpp>
@@ -8,6 +7,7 @@
 
 #include "actors/atoms.hpp"
 #include "actors/errors.hpp"
+#include "runtime/log.hpp"
 
 namespace parley {
 
@@ -18,15 +18,15 @@ using cluster_actor = caf::stateful_actor<cluster_state>*;
 constexpr auto max_backoff = std::chrono::seconds(5);
 constexpr auto connect_timeout = std::chrono::seconds(3);
 
-void membership_changed(cluster_actor self) {
+void membership_changed(cluster_actor self, bool peer_added) {
   auto& st = self->state;
   ++st.changes;
-  st.node->channels.reassign();
+  st.node->channels.reassign(peer_added);
   self->send(st.node->presence, rehome_atom::value);
   std::string live;
   for (auto& n : st.node->nodes.live())
     live += (live.empty() ? "" : ",") + n;
-  std::cout << "parleyd: cluster live nodes: " << live << std::endl;
+  log(log_level::info, "cluster live nodes: " + live, {{"actor", "cluster"}});
 }
 
 void connect(cluster_actor self, size_t i);
@@ -47,8 +47,10 @@ void greet(cluster_actor self, size_t i, caf::actor remote) {
         auto& l = self->state.links[i];
         l.connecting = false;
         if (name != l.member.name) {
-          std::cerr << "parleyd: " << l.member.host << ":" << l.member.basp_port << " is node "
-                    << name << ", expected " << l.member.name << std::endl;
+          log(log_level::warning,
+              l.member.host + ":" + std::to_string(l.member.basp_port) + " is node " + name
+                + ", expected " + l.member.name,
+              {{"actor", "cluster"}});
           retry_later(self, i);
           return;
         }
@@ -57,7 +59,7 @@ void greet(cluster_actor self, size_t i, caf::actor remote) {
         l.backoff = std::chrono::milliseconds(250);
         self->monitor(remote);
         self->state.node->nodes.set_peer(placement::peer{name, remote, gateway});
-        membership_changed(self);
+        membership_changed(self, true);
       },
       [=](caf::error&) { retry_later(self, i); });
 }
@@ -95,11 +97,11 @@ caf::behavior cluster(caf::stateful_actor<cluster_state>* self, node_ptr node,
     for (size_t i = 0; i < st.links.size(); ++i) {
       auto& l = st.links[i];
       if (l.up && l.remote.address() == dm.source) {
-        std::cout << "parleyd: node " << l.member.name << " is down" << std::endl;
+        log(log_level::warning, "node " + l.member.name + " is down", {{"actor", "cluster"}});
         l.up = false;
         l.remote = nullptr;
         st.node->nodes.remove_peer(l.member.name);
-        membership_changed(self);
+        membership_changed(self, false);
         retry_later(self, i);
       }
     }

@@ -117,6 +117,49 @@ const std::map<std::string, setter>& setters() {
      [](node_config& c, const std::string& v) {
        c.limits.large_channel_members = to_uint("fanout.large-channel", v);
      }},
+    {"redis",
+     [](node_config& c, const std::string& v) {
+       auto colon = v.rfind(':');
+       if (colon == std::string::npos || colon == 0)
+         throw std::invalid_argument("--redis must be host:port, got '" + v + "'");
+       auto p = to_uint("redis", v.substr(colon + 1));
+       if (p == 0 || p > 65535)
+         throw std::invalid_argument("--redis port must be 1 ... 65535");
+       c.redis_host = v.substr(0, colon);
+       c.redis_port = static_cast<uint16_t>(p);
+     }},
+    {"redis.flush-ms",
+     [](node_config& c, const std::string& v) {
+       c.redis_flush_ms = std::max<uint64_t>(10, to_uint("redis.flush-ms", v));
+     }},
+    {"redis.ttl-s",
+     [](node_config& c, const std::string& v) {
+       c.redis_ttl_s = std::max<uint64_t>(1, to_uint("redis.ttl-s", v));
+     }},
+    {"redis.timeout-ms",
+     [](node_config& c, const std::string& v) {
+       c.redis_timeout_ms = std::max<uint64_t>(1, to_uint("redis.timeout-ms", v));
+     }},
+    {"kafka.brokers", [](node_config& c, const std::string& v) { c.kafka_brokers = v; }},
+    {"kafka.topic",
+     [](node_config& c, const std::string& v) {
+       if (v.empty())
+         throw std::invalid_argument("--kafka.topic must not be empty");
+       c.kafka_topic = v;
+     }},
+    {"kafka.presence-topic",
+     [](node_config& c, const std::string& v) {
+       if (v.empty())
+         throw std::invalid_argument("--kafka.presence-topic must not be empty");
+       c.kafka_presence_topic = v;
+     }},
+    {"kafka.property",
+     [](node_config& c, const std::string& v) {
+       auto eq = v.find('=');
+       if (eq == std::string::npos || eq == 0)
+         throw std::invalid_argument("--kafka.property must be key=value, got '" + v + "'");
+       c.kafka_properties.emplace_back(v.substr(0, eq), v.substr(eq + 1));
+     }},
     {"presence.coalesce-members",
      [](node_config& c, const std::string& v) {
        c.limits.presence_coalesce_members = to_uint("presence.coalesce-members", v);

@@ -45,6 +45,17 @@ struct node_config {
   std::string web_dir = PARLEY_WEB_DIR; // the chat page served at /
   bool dev_login = false;        // POST /v1/dev/token mints user tokens (never in production)
   node_limits limits;
+  // Redis presence mirror (storage/presence_mirror.hpp); off unless `redis` is set.
+  std::string redis_host;        // --redis=host:port
+  uint16_t redis_port = 0;
+  uint64_t redis_flush_ms = 5000; // TTL refresh interval
+  uint64_t redis_ttl_s = 45;
+  uint64_t redis_timeout_ms = 500; // connect and command timeout: slower counts as down
+  // Kafka export (storage/event_export.hpp); off unless `kafka.brokers` is set.
+  std::string kafka_brokers;
+  std::string kafka_topic = "parley.messages";
+  std::string kafka_presence_topic = "parley.presence";
+  std::vector<std::pair<std::string, std::string>> kafka_properties; // --kafka.property=k=v
 };
 
 /// Parses `--key=value` / `--key value` arguments and `--config FILE` (lines `key = value`).

@@ -78,6 +78,7 @@ void http_session::upgrade(rest_api::request req) {
   auto target = parse_target(std::string_view(req.target().data(), req.target().size()));
   auto ws = workspace_id::parse(target.param("workspace_id"));
   if (!ws) {
+    ctx_.node->metrics->rejected_bad_request->Increment();
     reply(error_reply(400, "bad_request", "workspace_id must look like W1"), false);
     return;
   }
@@ -85,6 +86,7 @@ void http_session::upgrade(rest_api::request req) {
   if (token.empty())
     token = bearer_token(req);
   if (token.empty()) {
+    ctx_.node->metrics->rejected_unauthorized->Increment();
     reply(error_reply(401, "unauthorized", "missing token"), false);
     return;
   }
@@ -92,15 +94,18 @@ void http_session::upgrade(rest_api::request req) {
   auto claims = std::get_if<jwt_claims>(&verified);
   if (!claims) {
     auto why = std::string(to_string(std::get<jwt_error>(verified)));
+    ctx_.node->metrics->rejected_unauthorized->Increment();
     reply(error_reply(401, "unauthorized", "invalid token: " + why), false);
     return;
   }
   if (claims->workspace != *ws) {
+    ctx_.node->metrics->rejected_unauthorized->Increment();
     reply(error_reply(401, "unauthorized", "token is for another workspace"), false);
     return;
   }
   if (ctx_.open_connections >= ctx_.max_connections) {
     ++ctx_.rejected_connections;
+    ctx_.node->metrics->rejected_capacity->Increment();
     reply(error_reply(429, "rate_limited", "node is at its connection limit"), false);
     return;
   }

@@ -1,10 +1,10 @@
 #include "runtime/listener.hpp"
 
-#include <iostream>
 
 #include <boost/asio/strand.hpp>
 
 #include "runtime/http_session.hpp"
+#include "runtime/log.hpp"
 
 namespace parley {
 
@@ -45,7 +45,8 @@ void listener::do_accept() {
       auto now = std::chrono::steady_clock::now();
       if (now - self->last_warning_ >= std::chrono::seconds(1)) {
         self->last_warning_ = now;
-        std::cerr << "parleyd: accept failed: " << ec.message() << " (pausing accepts)\n";
+        log(log_level::warning, "accept failed: " + ec.message() + " (pausing accepts)",
+            {{"actor", "listener"}});
       }
       self->backoff_.expires_after(std::chrono::milliseconds(100));
       self->backoff_.async_wait([self](boost::system::error_code e) {

@@ -1,30 +1,50 @@
 #include "runtime/metrics.hpp"
 
+#include <sstream>
+#include <string_view>
+#include <vector>
+
+#include <prometheus/metric_family.h>
+#include <prometheus/text_serializer.h>
+
 namespace parley {
 
 namespace {
 
-void gauge(std::string& out, const char* name, const char* help, uint64_t value,
+/// The families of one scrape, serialized at the end by prometheus-cpp's TextSerializer.
+using metric_list = std::vector<prometheus::MetricFamily>;
+
+/// Adds one unlabelled gauge or counter (`type` "gauge" or "counter").
+void gauge(metric_list& out, const char* name, const char* help, uint64_t value,
            const char* type = "gauge") {
-  out += "# HELP ";
-  out += name;
-  out += ' ';
-  out += help;
-  out += "\n# TYPE ";
-  out += name;
-  out += ' ';
-  out += type;
-  out += '\n';
-  out += name;
-  out += ' ';
-  out += std::to_string(value);
-  out += '\n';
+  prometheus::MetricFamily f;
+  f.name = name;
+  f.help = help;
+  prometheus::ClientMetric m;
+  if (std::string_view(type) == "counter") {
+    f.type = prometheus::MetricType::Counter;
+    m.counter.value = static_cast<double>(value);
+  } else {
+    f.type = prometheus::MetricType::Gauge;
+    m.gauge.value = static_cast<double>(value);
+  }
+  f.metric.push_back(std::move(m));
+  out.push_back(std::move(f));
+}
+
+/// Appends the node registry (per actor kind, latencies, hot channels) and renders the text.
+std::string serialize(metric_list& out, server_context& ctx) {
+  for (auto& f : ctx.node->metrics->collect())
+    out.push_back(std::move(f));
+  std::ostringstream text;
+  prometheus::TextSerializer{}.Serialize(text, out);
+  return text.str();
 }
 
 } // namespace
 
 std::string render_metrics(server_context& ctx) {
-  std::string out;
+  metric_list out;
   gauge(out, "parley_connections_open", "Open WebSocket connections.", ctx.open_connections);
   gauge(out, "parley_connections_rejected_total", "Upgrades refused at the connection cap.",
         ctx.rejected_connections, "counter");
@@ -43,9 +63,17 @@ std::string render_metrics(server_context& ctx) {
         c.frames_pushed, "counter");
   gauge(out, "parley_rate_limited_total", "Sends refused by a rate limit.", c.rate_limited,
         "counter");
+  gauge(out, "parley_redis_errors_total",
+        "Failed Redis connection attempts and write batches of the presence mirror.",
+        c.redis_errors, "counter");
+  gauge(out, "parley_kafka_errors_total",
+        "Kafka export errors: failed deliveries, log reads and broker errors.", c.kafka_errors,
+        "counter");
+  gauge(out, "parley_kafka_exported_total", "Messages acknowledged by Kafka (export stream).",
+        c.kafka_exported, "counter");
   gauge(out, "parley_cluster_live_nodes", "Live nodes of the cluster, this one included.",
         ctx.node->nodes.live().size());
-  return out;
+  return serialize(out, ctx);
 }
 
 } // namespace parley

@@ -24,8 +24,15 @@
 #include "protocol/jwt.hpp"
 #include "runtime/cluster.hpp"
 #include "runtime/listener.hpp"
+#include "runtime/log.hpp"
 #include "runtime/rest_api.hpp"
 #include "storage/soci_store.hpp"
+#ifdef PARLEY_HAVE_REDIS
+#include "storage/redis_presence_mirror.hpp"
+#endif
+#ifdef PARLEY_HAVE_KAFKA
+#include "storage/kafka_event_export.hpp"
+#endif
 
 namespace parley {
 
@@ -115,19 +122,35 @@ struct node::impl {
     for (size_t i = 0; i < cfg.storage_readers; ++i)
       readers.push_back(open_store(cfg));
     ctx->node_name = cfg.node_name;
+    set_log_node(cfg.node_name);
+    if (!set_log_level(cfg.log_level))
+      throw std::runtime_error("--log-level must be debug, info, warning or error, not "
+                               + cfg.log_level);
     ctx->limits = cfg.limits;
     ctx->quota = std::make_unique<workspace_quota>(cfg.limits.workspace_rate_per_s,
                                                    cfg.limits.workspace_burst);
-    ctx->sequencer = system.spawn<caf::detached>(sequencer, writer, cfg.limits.sequencer_max_batch);
+    auto metrics = ctx->metrics;
+    auto max_batch = cfg.limits.sequencer_max_batch;
+    ctx->sequencer = system.spawn<caf::detached>(
+      [=](caf::stateful_actor<sequencer_state>* self) {
+        self->state.slot = actor_slot(metrics, actor_kind::sequencer, self->id(), "sequencer");
+        return sequencer(self, writer, max_batch);
+      });
     size_t next = 0;
     auto ring = cfg.limits.recent_ring;
     ctx->store = caf::actor_pool::make(
       system.dummy_execution_unit(), readers.size(),
       [&] {
         auto r = readers[next++];
-        return system.spawn<caf::detached>(storage_reader, r, r, ring);
+        return system.spawn<caf::detached>(
+          [=](caf::stateful_actor<storage_reader_state>* self) {
+            self->state.slot = actor_slot(metrics, actor_kind::storage_reader, self->id(),
+                                          "storage_reader");
+            return storage_reader(self, r, r, ring);
+          });
       },
       caf::actor_pool::round_robin());
+    start_exports();
     ctx->gateway = system.spawn(gateway, ctx);
     ctx->presence = system.spawn(presence, ctx);
     auto* sys = &system;
@@ -158,6 +181,52 @@ struct node::impl {
     http->run();
     for (size_t i = 0; i < cfg.io_threads; ++i)
       io_threads.emplace_back([this] { ioc.run(); });
+  }
+
+  /// The optional Redis mirror and Kafka export: each runs on its own thread and is only
+  /// handed deltas by the presence actor, so neither can block delivery.
+  void start_exports() {
+    if (cfg.redis_port != 0) {
+#ifdef PARLEY_HAVE_REDIS
+      storage::redis_mirror_config rc;
+      rc.host = cfg.redis_host;
+      rc.port = cfg.redis_port;
+      rc.node = cfg.node_name;
+      rc.flush = std::chrono::milliseconds(cfg.redis_flush_ms);
+      rc.ttl = std::chrono::seconds(cfg.redis_ttl_s);
+      rc.connect_timeout = rc.command_timeout = std::chrono::milliseconds(cfg.redis_timeout_ms);
+      ctx->mirror
+        = std::make_shared<storage::redis_presence_mirror>(rc, &ctx->counters.redis_errors);
+#else
+      throw std::runtime_error("--redis: this build has no hiredis (install libhiredis-dev)");
+#endif
+    }
+    if (!cfg.kafka_brokers.empty()) {
+#ifdef PARLEY_HAVE_KAFKA
+      storage::kafka_export_config kc;
+      kc.brokers = cfg.kafka_brokers;
+      kc.topic = cfg.kafka_topic;
+      kc.presence_topic = cfg.kafka_presence_topic;
+      kc.properties = cfg.kafka_properties;
+      auto mode = cfg.storage_sync == "full" ? storage::sync_mode::full
+                                             : storage::sync_mode::normal;
+      auto log = storage::open_soci_store(cfg.storage, mode);
+      if (!log)
+        throw std::runtime_error("cannot open storage for the Kafka export: "
+                                 + caf::to_string(log.error()));
+      auto exporter = storage::kafka_event_export::start(
+        kc, std::move(*log),
+        storage::kafka_export_counters{&ctx->counters.kafka_errors,
+                                       &ctx->counters.kafka_exported});
+      if (!exporter)
+        throw std::runtime_error("cannot start the Kafka export: "
+                                 + caf::to_string(exporter.error()));
+      ctx->exporter = std::shared_ptr<storage::kafka_event_export>(std::move(*exporter));
+#else
+      throw std::runtime_error("--kafka.brokers: this build has no librdkafka (install "
+                               "librdkafka-dev)");
+#endif
+    }
   }
 
   void start_cluster() {

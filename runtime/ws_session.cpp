@@ -21,6 +21,7 @@ ws_session::ws_session(net::ip::tcp::socket&& socket, server_context& ctx, jwt_c
     id_(ctx.next_connection_id++),
     queue_(outbound_queue::limits{ctx.config.outbound_queue, 4u << 20}) {
   ++ctx_.open_connections;
+  ctx_.node->metrics->connections_accepted->Increment();
 }
 
 ws_session::~ws_session() {
@@ -85,12 +86,37 @@ void ws_session::notify_closed() {
 // -- outbound_sink: every call hops onto the strand ----------------------------------------
 
 void ws_session::push_message(frame_ptr frame, channel_id channel, uint64_t seq) {
-  net::post(ws_.get_executor(), [self = shared_from_this(), frame = std::move(frame), channel, seq] {
-    if (self->close_requested_)
-      return;
-    self->queue_.push_message(frame, channel, seq);
-    self->maybe_write();
-  });
+  push_message(std::move(frame), channel, seq, 0);
+}
+
+void ws_session::push_message(frame_ptr frame, channel_id channel, uint64_t seq,
+                              int64_t acked_ns) {
+  net::post(ws_.get_executor(),
+            [self = shared_from_this(), frame = std::move(frame), channel, seq, acked_ns] {
+              if (self->close_requested_)
+                return;
+              if (self->queue_.push_message(frame, channel, seq)
+                  == outbound_queue::push_result::dropped_oldest)
+                self->ctx_.node->metrics->dropped_frames->Increment();
+              if (acked_ns != 0) {
+                self->stamps_.emplace_back(frame.get(), acked_ns);
+                if (self->stamps_.size() > self->ctx_.config.outbound_queue + 1)
+                  self->stamps_.pop_front();
+              }
+              self->maybe_write();
+            });
+}
+
+void ws_session::observe_written(const frame_ptr& frame) {
+  // Frames are written in queue order, so a stamp before the written one was dropped.
+  for (size_t i = 0; i < stamps_.size(); ++i) {
+    if (stamps_[i].first != frame.get())
+      continue;
+    auto took = (steady_ns() - stamps_[i].second) / 1e9;
+    ctx_.node->metrics->delivery_latency.observe(took);
+    stamps_.erase(stamps_.begin(), stamps_.begin() + static_cast<std::ptrdiff_t>(i) + 1);
+    return;
+  }
 }
 
 void ws_session::push_control(frame_ptr frame) {
@@ -134,6 +160,7 @@ void ws_session::start_close(uint16_t code, std::string reason) {
     // The client stopped reading: what is queued will never drain.
     queue_.take_all();
     preface_.clear();
+    stamps_.clear();
   }
   if (!writing_)
     maybe_write();
@@ -165,6 +192,8 @@ void ws_session::write_next() {
                       self->batch_.clear();
                       return; // the read side reports the close
                     }
+                    if (!self->stamps_.empty())
+                      self->observe_written(self->batch_[self->batch_pos_]);
                     if (++self->batch_pos_ < self->batch_.size()) {
                       self->write_next();
                       return;

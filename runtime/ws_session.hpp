@@ -1,5 +1,6 @@
 #pragma once
 
+#include <deque>
 #include <memory>
 #include <string>
 #include <vector>
@@ -29,6 +30,7 @@ public:
   void run(request req);
 
   void push_message(frame_ptr frame, channel_id channel, uint64_t seq) override;
+  void push_message(frame_ptr frame, channel_id channel, uint64_t seq, int64_t acked_ns) override;
   void push_control(frame_ptr frame) override;
   void hold() override;
   void release(std::vector<frame_ptr> first) override;
@@ -43,6 +45,7 @@ private:
   void start_close(uint16_t code, std::string reason);
   void do_close();
   void notify_closed();
+  void observe_written(const frame_ptr& frame);
 
   boost::beast::websocket::stream<boost::beast::tcp_stream> ws_;
   boost::beast::flat_buffer buffer_;
@@ -62,6 +65,9 @@ private:
   bool close_sent_ = false;
   uint16_t close_code_ = 1000;
   std::string close_reason_;
+  // Ack times of queued message.new frames, oldest first, for the delivery latency histogram.
+  // At most as many as the queue holds droppable frames: older entries were dropped.
+  std::deque<std::pair<const std::string*, int64_t>> stamps_;
 };
 
 } // namespace parley

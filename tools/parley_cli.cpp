@@ -21,6 +21,7 @@
 #include "tools/client/http_client.hpp"
 #include "tools/client/url.hpp"
 #include "tools/client/ws_client.hpp"
+#include "tools/inspect.hpp"
 
 namespace {
 
@@ -43,6 +44,9 @@ commands:
       Send one message over REST; prints "C1 seq N ts T".
   tail [--node URL] --token JWT --workspace W1 --channel C1 [--after-seq N] [--count N]
       Print messages of a channel (backfill after N, then live) as "[seq] user: text".
+  inspect [--node URL ...] [--once] [--json] [--interval-ms 1000] [--admin-token T]
+      Live top-like view of nodes, busiest channels and actors (admin token defaults to
+      $PARLEY_ADMIN_TOKEN and adds the deepest mailboxes); --once prints one snapshot.
   help
       Show this text.
 
@@ -425,6 +429,8 @@ int run(const std::vector<std::string>& args) {
     return cmd_send(rest);
   if (cmd == "tail")
     return cmd_tail(rest);
+  if (cmd == "inspect")
+    return parley::tools::run_inspect(rest);
   if (cmd == "channel") {
     if (rest.empty())
       throw cli_error("'channel' needs a subcommand: create or add-members");

@@ -1,5 +1,6 @@
 #include "tests/integration/node_process.hpp"
 
+#include <algorithm>
 #include <cerrno>
 #include <cstdlib>
 #include <cstring>
@@ -56,9 +57,17 @@ node_process::node_process(std::vector<std::string> extra_args)
   start();
 }
 
+node_process::node_process(const std::string& config_file, const std::string& name,
+                           std::string data_dir, std::vector<std::string> extra_args)
+    : extra_args_(std::move(extra_args)), data_dir_(std::move(data_dir)), own_data_dir_(false),
+      config_file_(config_file), node_name_(name) {
+  std::filesystem::create_directories(data_dir_);
+  start();
+}
+
 node_process::~node_process() {
   stop();
-  if (!std::getenv("PARLEY_KEEP_TEST_DIRS")) {
+  if (own_data_dir_ && !std::getenv("PARLEY_KEEP_TEST_DIRS")) {
     std::error_code ignored;
     std::filesystem::remove_all(data_dir_, ignored);
   }
@@ -71,7 +80,12 @@ void node_process::start() {
     eof_ = false;
   }
   // Everything the child needs is built before fork: only async-signal-safe calls after it.
-  std::vector<std::string> args = {PARLEYD_PATH, "--data-dir", data_dir_, "--http-port", "0"};
+  std::vector<std::string> args = {PARLEYD_PATH, "--data-dir", data_dir_};
+  if (config_file_.empty()) {
+    args.insert(args.end(), {"--http-port", "0"});
+  } else {
+    args.insert(args.end(), {"--config", config_file_, "--node", node_name_});
+  }
   args.insert(args.end(), extra_args_.begin(), extra_args_.end());
   std::vector<std::string> env;
   for (char** e = environ; *e; ++e) {
@@ -151,8 +165,11 @@ void node_process::reader(int fd) {
       }
       lines_.push_back(std::move(line));
       // Keep memory bounded on chatty nodes; the log file has everything.
-      if (lines_.size() > 2000)
+      if (lines_.size() > 2000) {
         lines_.erase(lines_.begin(), lines_.begin() + 1000);
+        lines_dropped_ += 1000;
+      }
+      cv_.notify_all();
     }
   }
   close(fd);
@@ -196,6 +213,29 @@ std::string node_process::log_tail(size_t lines) const {
   for (size_t i = from; i < lines_.size(); ++i)
     out << "  | " << lines_[i] << "\n";
   return out.str();
+}
+
+uint64_t node_process::line_count() const {
+  std::lock_guard<std::mutex> guard(mtx_);
+  return lines_dropped_ + lines_.size();
+}
+
+bool node_process::wait_for_line(const std::string& needle, std::chrono::milliseconds timeout,
+                                 uint64_t from, bool at_end) const {
+  std::unique_lock<std::mutex> lock(mtx_);
+  uint64_t next = from; // absolute index of the next line to look at
+  auto found = [&] {
+    for (next = std::max(next, lines_dropped_); next < lines_dropped_ + lines_.size(); ++next)
+      if (auto& line = lines_[next - lines_dropped_];
+          at_end ? line.size() >= needle.size() &&
+                       line.compare(line.size() - needle.size(), needle.size(), needle) == 0
+                 : line.find(needle) != std::string::npos)
+        return true;
+    return false;
+  };
+  // The reader notifies on every line and at the end of the output.
+  cv_.wait_for(lock, timeout, [&] { return found() || eof_; });
+  return found();
 }
 
 std::string node_process::token(const std::string& user, const std::string& workspace,

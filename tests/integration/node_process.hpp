@@ -30,6 +30,11 @@ class node_process {
 public:
   /// Starts parleyd with `--data-dir <temp> --http-port 0` plus `extra_args`.
   explicit node_process(std::vector<std::string> extra_args = {});
+
+  /// Starts one node of a cluster file: `--config <config_file> --node <name> --data-dir
+  /// <data_dir>` plus `extra_args`; the HTTP port is the one the file gives the node.
+  node_process(const std::string& config_file, const std::string& name, std::string data_dir,
+               std::vector<std::string> extra_args = {});
   ~node_process();
 
   node_process(const node_process&) = delete;
@@ -56,6 +61,17 @@ public:
   /// The last lines the node printed (for failure messages).
   std::string log_tail(size_t lines = 30) const;
 
+  /// How many lines the node printed so far, over all its runs (a mark for wait_for_line).
+  uint64_t line_count() const;
+
+  /// Waits until a line printed after the first `from` lines contains `needle` (with
+  /// `at_end`: ends with it); false on timeout or when the process ended.
+  bool wait_for_line(const std::string& needle, std::chrono::milliseconds timeout,
+                     uint64_t from = 0, bool at_end = false) const;
+
+  /// True while the process runs.
+  bool running() const { return pid_ > 0; }
+
   /// A user JWT for `user` in `workspace`, valid for `ttl_s` seconds (negative = expired).
   static std::string token(const std::string& user, const std::string& workspace = "W1",
                            int64_t ttl_s = 3600);
@@ -81,14 +97,18 @@ private:
 
   std::vector<std::string> extra_args_;
   std::string data_dir_;
+  bool own_data_dir_ = true; // removed by the destructor
+  std::string config_file_;  // cluster node: --config FILE --node NAME
+  std::string node_name_;
   std::string base_url_;
   pid_t pid_ = -1;
   std::thread reader_;
   mutable std::mutex mtx_;
-  std::condition_variable cv_;
+  mutable std::condition_variable cv_;
   int port_ = 0;
   bool eof_ = false;
   std::vector<std::string> lines_;
+  uint64_t lines_dropped_ = 0; // lines erased from the front of lines_
 };
 
 /// A WebSocket session after a successful upgrade and hello.

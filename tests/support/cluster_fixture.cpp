@@ -1,0 +1,376 @@
+#include "tests/support/cluster_fixture.hpp"
+
+#include <algorithm>
+#include <set>
+#include <tuple>
+
+#include <caf/system_messages.hpp>
+#include <caf/event_based_actor.hpp>
+#include <caf/exit_reason.hpp>
+#include <caf/send.hpp>
+#include <sqlite3.h>
+
+#include "actors/atoms.hpp"
+#include "actors/channel.hpp"
+#include "actors/channel_stub.hpp"
+#include "actors/connection.hpp"
+#include "actors/errors.hpp"
+#include "actors/gateway.hpp"
+#include "actors/presence.hpp"
+#include "actors/sequencer.hpp"
+#include "actors/storage_reader.hpp"
+#include "protocol/rendezvous.hpp"
+
+namespace parley::test {
+
+namespace {
+
+/// Stands in for runtime/cluster.cpp's cluster actor: only the owner lookup peers use.
+caf::behavior sim_cluster(caf::event_based_actor*, std::weak_ptr<node_context> weak) {
+  return {
+    [=](lookup_atom, channel_id ch) -> caf::result<caf::actor> {
+      // Same rule as runtime/cluster.cpp: answer only for channels this node owns in its
+      // own view (views may differ for a moment).
+      auto node = weak.lock();
+      if (!node || node->nodes.owner(ch) != node->nodes.self())
+        return make_error(error_code::unavailable);
+      return node->channels.get(ch);
+    },
+  };
+}
+
+} // namespace
+
+size_t sim_node::channel_actors_of(channel_id ch) const {
+  return static_cast<size_t>(std::count_if(channel_actors.begin(), channel_actors.end(),
+                                           [&](auto& x) { return x.first == ch; }));
+}
+
+size_t sim_node::stubs_of(channel_id ch) const {
+  return static_cast<size_t>(
+    std::count_if(stubs.begin(), stubs.end(), [&](auto& x) { return x.first == ch; }));
+}
+
+cluster_fixture::cluster_fixture(test_db& db, std::vector<std::string> names, node_limits limits)
+  : sys(cfg),
+    sched(dynamic_cast<caf::scheduler::test_coordinator&>(sys.scheduler())),
+    db_(db),
+    limits_(limits) {
+  sys.await_actors_before_shutdown(false);
+  sched.clock().current_time += std::chrono::hours(1);
+  for (auto& name : names) {
+    auto n = std::make_unique<sim_node>();
+    n->name = name;
+    n->ctx = std::make_shared<node_context>();
+    n->writer = db.store();
+    n->reader = db.store();
+    auto& ctx = *n->ctx;
+    ctx.node_name = name;
+    ctx.limits = limits;
+    ctx.quota = std::make_unique<workspace_quota>(limits.workspace_rate_per_s,
+                                                  limits.workspace_burst);
+    ctx.sequencer = sys.spawn(sequencer, n->writer, limits.sequencer_max_batch);
+    ctx.store = sys.spawn(storage_reader, n->reader, n->reader, limits.recent_ring);
+    ctx.gateway = sys.spawn(gateway, n->ctx);
+    ctx.presence = sys.spawn(presence, n->ctx);
+    ctx.nodes.set_self(name);
+    std::weak_ptr<node_context> weak = n->ctx;
+    n->cluster = sys.spawn(sim_cluster, weak);
+    auto* raw = n.get();
+    // The factory of runtime/node.cpp: the owner runs the channel actor, others a stub.
+    ctx.channels.set_factory(
+      [this, raw, weak](channel_id id, const std::string& owner) {
+        auto node = weak.lock();
+        if (owner == node->nodes.self()) {
+          auto hdl = sys.spawn(channel, node, id);
+          raw->channel_actors.emplace_back(id, hdl);
+          return hdl;
+        }
+        auto hdl = sys.spawn(channel_stub, node, id, node->nodes.node_of(owner));
+        raw->stubs.emplace_back(id, hdl);
+        return hdl;
+      },
+      &ctx.nodes);
+    nodes_.push_back(std::move(n));
+  }
+  // Every node sees every other one from the start (the cluster has formed).
+  for (auto& n : nodes_)
+    for (auto& p : nodes_)
+      if (p != n)
+        n->ctx->nodes.set_peer(placement::peer{p->name, p->cluster, p->ctx->gateway});
+  run();
+}
+
+cluster_fixture::~cluster_fixture() {
+  auto stop = [](const caf::actor& hdl) {
+    if (hdl)
+      caf::anon_send_exit(hdl, caf::exit_reason::user_shutdown);
+  };
+  for (auto& n : nodes_) {
+    for (auto& c : n->connections)
+      stop(c);
+    for (auto& [ch, hdl] : n->channel_actors)
+      stop(hdl);
+    for (auto& [ch, hdl] : n->stubs)
+      stop(hdl);
+    auto& ctx = *n->ctx;
+    for (auto hdl : {ctx.gateway, ctx.presence, ctx.sequencer, ctx.store, n->cluster})
+      stop(hdl);
+  }
+  sched.run();
+  // Break the node <-> actor reference cycles.
+  for (auto& n : nodes_) {
+    auto& ctx = *n->ctx;
+    ctx.channels.clear();
+    for (auto& name : names())
+      ctx.nodes.remove_peer(name);
+    ctx.gateway = ctx.presence = ctx.sequencer = ctx.store = caf::actor{};
+    n->cluster = caf::actor{};
+    n->connections.clear();
+    n->channel_actors.clear();
+    n->stubs.clear();
+  }
+  clients_.clear();
+}
+
+size_t cluster_fixture::run() {
+  return sched.run();
+}
+
+void cluster_fixture::advance(caf::timespan d) {
+  sched.advance_time(d);
+  run();
+}
+
+sim_node& cluster_fixture::node(const std::string& name) {
+  for (auto& n : nodes_)
+    if (n->name == name)
+      return *n;
+  FAIL("no simulated node " << name);
+  throw std::logic_error("unreachable");
+}
+
+std::vector<std::string> cluster_fixture::names() const {
+  std::vector<std::string> result;
+  for (auto& n : nodes_)
+    result.push_back(n->name);
+  return result;
+}
+
+std::string cluster_fixture::owner_among(channel_id ch, std::vector<std::string> among) {
+  std::sort(among.begin(), among.end());
+  return rendezvous_owner(ch, among);
+}
+
+sim_client cluster_fixture::connect(const std::string& name, principal who,
+                                    std::shared_ptr<recording_sink> sink) {
+  auto& n = node(name);
+  REQUIRE(n.alive);
+  if (!sink)
+    sink = std::make_shared<recording_sink>();
+  sim_client c;
+  c.node = name;
+  c.who = who;
+  c.conn_id = next_conn_++;
+  c.sink = sink;
+  auto exp_s = now_us() / 1'000'000 + 3600;
+  c.conn = sys.spawn(connection, n.ctx, c.conn_id, who, exp_s, sink_ptr{sink});
+  n.connections.push_back(c.conn);
+  clients_.push_back(c);
+  run();
+  return c;
+}
+
+void cluster_fixture::inject(const sim_client& c, const json& frame) {
+  caf::anon_send(c.conn, frame_atom::value, frame.dump());
+}
+
+void cluster_fixture::hello(const sim_client& c,
+                            const std::map<channel_id, uint64_t>& last_seq_map) {
+  json map = json::object();
+  for (auto& [ch, seq] : last_seq_map)
+    map[ch.str()] = seq;
+  inject(c, json{{"type", "hello"}, {"last_seq_map", map}});
+  run();
+}
+
+sim_client cluster_fixture::join(const std::string& name, principal who,
+                                 const std::map<channel_id, uint64_t>& last_seq_map) {
+  auto c = connect(name, who);
+  hello(c, last_seq_map);
+  return c;
+}
+
+void cluster_fixture::socket_closed(const sim_client& c) {
+  caf::anon_send(c.conn, closed_atom::value);
+  run();
+}
+
+void cluster_fixture::kill(const std::string& name, bool sequencer_last) {
+  auto& n = node(name);
+  auto stop = [](const caf::actor& hdl) {
+    if (hdl)
+      caf::anon_send_exit(hdl, caf::exit_reason::kill);
+  };
+  for (auto& c : n.connections)
+    stop(c);
+  for (auto& [ch, hdl] : n.channel_actors)
+    stop(hdl);
+  for (auto& [ch, hdl] : n.stubs)
+    stop(hdl);
+  auto& ctx = *n.ctx;
+  for (auto hdl : {ctx.gateway, ctx.presence, ctx.store, n.cluster})
+    stop(hdl);
+  if (sequencer_last)
+    run();
+  stop(ctx.sequencer);
+  n.alive = false;
+  run();
+}
+
+bool cluster_fixture::scheduled(const caf::actor& hdl) const {
+  auto* ptr = dynamic_cast<caf::resumable*>(caf::actor_cast<caf::abstract_actor*>(hdl));
+  return std::find(sched.jobs.begin(), sched.jobs.end(), ptr) != sched.jobs.end();
+}
+
+void cluster_fixture::membership_changed(sim_node& n, bool peer_added) {
+  // runtime/cluster.cpp membership_changed.
+  n.ctx->channels.reassign(peer_added);
+  caf::anon_send(n.ctx->presence, rehome_atom::value);
+}
+
+void cluster_fixture::forget(const std::string& dead) {
+  for (auto& n : nodes_) {
+    if (!n->alive || n->name == dead)
+      continue;
+    n->ctx->nodes.remove_peer(dead);
+    membership_changed(*n, false);
+  }
+}
+
+void cluster_fixture::set_view(const std::string& name, const std::vector<std::string>& peers) {
+  auto& n = node(name);
+  auto before = n.ctx->nodes.live();
+  for (auto& p : nodes_) {
+    if (p.get() == &n)
+      continue;
+    if (std::find(peers.begin(), peers.end(), p->name) != peers.end())
+      n.ctx->nodes.set_peer(placement::peer{p->name, p->cluster, p->ctx->gateway});
+    else
+      n.ctx->nodes.remove_peer(p->name);
+  }
+  bool added = false;
+  for (auto& name : n.ctx->nodes.live())
+    added = added || std::find(before.begin(), before.end(), name) == before.end();
+  membership_changed(n, added);
+}
+
+void cluster_fixture::partition(const std::vector<std::vector<std::string>>& groups) {
+  for (auto& group : groups) {
+    for (auto& name : group) {
+      auto& n = node(name);
+      if (!n.alive)
+        continue;
+      std::vector<std::string> peers;
+      for (auto& p : group)
+        if (p != name && node(p).alive)
+          peers.push_back(p);
+      set_view(name, peers);
+      // BASP reports the proxies of unreachable nodes down: channel actors forget the
+      // gateways on the other side (they monitor every gateway with online members).
+      for (auto& other : nodes_) {
+        if (std::find(group.begin(), group.end(), other->name) != group.end())
+          continue;
+        for (auto& [ch, hdl] : n.channel_actors)
+          caf::anon_send(hdl, caf::down_msg{other->ctx->gateway.address(),
+                                            caf::make_error(
+                                              caf::exit_reason::remote_link_unreachable)});
+      }
+    }
+  }
+}
+
+void cluster_fixture::heal() {
+  std::vector<std::string> live;
+  for (auto& n : nodes_)
+    if (n->alive)
+      live.push_back(n->name);
+  for (auto& name : live) {
+    std::vector<std::string> peers;
+    for (auto& p : live)
+      if (p != name)
+        peers.push_back(p);
+    set_view(name, peers);
+  }
+}
+
+size_t cluster_fixture::verify_storage() {
+  struct row {
+    uint64_t workspace, channel, seq, user;
+    std::string cmid;
+  };
+  std::vector<row> rows;
+  sqlite3* raw = nullptr;
+  REQUIRE(sqlite3_open_v2(db_.file.c_str(), &raw, SQLITE_OPEN_READONLY, nullptr) == SQLITE_OK);
+  std::unique_ptr<sqlite3, int (*)(sqlite3*)> dbh{raw, sqlite3_close};
+  sqlite3_stmt* stmt = nullptr;
+  REQUIRE(sqlite3_prepare_v2(raw,
+                             "SELECT workspace_id, channel_id, channel_seq, user_id, "
+                             "client_msg_id FROM messages",
+                             -1, &stmt, nullptr)
+          == SQLITE_OK);
+  int rc;
+  while ((rc = sqlite3_step(stmt)) == SQLITE_ROW) {
+    row r;
+    r.workspace = static_cast<uint64_t>(sqlite3_column_int64(stmt, 0));
+    r.channel = static_cast<uint64_t>(sqlite3_column_int64(stmt, 1));
+    r.seq = static_cast<uint64_t>(sqlite3_column_int64(stmt, 2));
+    r.user = static_cast<uint64_t>(sqlite3_column_int64(stmt, 3));
+    auto text = sqlite3_column_text(stmt, 4);
+    r.cmid = text ? reinterpret_cast<const char*>(text) : "";
+    rows.push_back(std::move(r));
+  }
+  sqlite3_finalize(stmt);
+  REQUIRE(rc == SQLITE_DONE);
+  // No two stored messages share a seq; no dedup key is stored twice.
+  std::set<std::tuple<uint64_t, uint64_t, uint64_t>> seqs;
+  std::map<std::tuple<uint64_t, uint64_t, std::string>, const row*> by_key;
+  for (auto& r : rows) {
+    INFO("stored row channel " << r.channel << " seq " << r.seq << " cmid " << r.cmid);
+    CHECK(seqs.emplace(r.workspace, r.channel, r.seq).second);
+    if (!r.cmid.empty())
+      CHECK(by_key.emplace(std::make_tuple(r.workspace, r.user, r.cmid), &r).second);
+  }
+  // Every ack names the stored row with its seq (acked means durable, exactly once).
+  size_t checked = 0;
+  for (auto& c : clients_) {
+    for (auto& ack : c.sink->of_type("message.ack")) {
+      auto cmid = ack.at("client_msg_id").get<std::string>();
+      INFO("node " << c.node << " user " << c.who.user.str() << " ack " << ack.dump());
+      auto i = by_key.find(std::make_tuple(c.who.workspace.value, c.who.user.value, cmid));
+      REQUIRE(i != by_key.end());
+      CHECK(channel_id{i->second->channel}.str() == ack.at("channel_id").get<std::string>());
+      CHECK(i->second->seq == ack.at("channel_seq").get<uint64_t>());
+      ++checked;
+    }
+  }
+  return checked;
+}
+
+std::vector<json> acks_for(const std::vector<json>& frames, const std::string& client_msg_id) {
+  std::vector<json> result;
+  for (auto& f : filter(frames, "message.ack"))
+    if (f.at("client_msg_id") == client_msg_id)
+      result.push_back(f);
+  return result;
+}
+
+std::vector<json> errors_for(const std::vector<json>& frames, const std::string& client_msg_id) {
+  std::vector<json> result;
+  for (auto& f : filter(frames, "error"))
+    if (f.value("ref_id", json{}) == client_msg_id)
+      result.push_back(f);
+  return result;
+}
+
+} // namespace parley::test
