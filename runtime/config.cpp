@@ -95,6 +95,10 @@ const std::map<std::string, setter>& setters() {
        if (!std::getline(in, c.admin_token) || c.admin_token.empty())
          throw std::invalid_argument("cannot read a token from --admin-token-file " + v);
      }},
+    {"http.header-timeout-ms",
+     [](node_config& c, const std::string& v) {
+       c.header_timeout = std::chrono::milliseconds(std::max<uint64_t>(1, to_uint("http.header-timeout-ms", v)));
+     }},
     {"hello-timeout-ms",
      [](node_config& c, const std::string& v) { c.limits.hello_timeout = to_ms("hello-timeout-ms", v); }},
     {"idle-timeout-ms",

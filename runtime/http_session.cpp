@@ -15,8 +15,6 @@ namespace beast = boost::beast;
 namespace http = beast::http;
 namespace net = boost::asio;
 
-/// A client gets this long to send a complete request header (slowloris).
-constexpr auto header_deadline = std::chrono::seconds(10);
 constexpr size_t header_limit = 8 * 1024;
 constexpr size_t body_limit = 64 * 1024;
 
@@ -32,7 +30,8 @@ void http_session::do_read() {
   parser_.emplace();
   parser_->header_limit(header_limit);
   parser_->body_limit(body_limit);
-  stream_.expires_after(header_deadline);
+  // A client gets this long to send a complete request (slowloris).
+  stream_.expires_after(ctx_.config.header_timeout);
   http::async_read(stream_, buffer_, *parser_,
                    beast::bind_front_handler(&http_session::on_read, shared_from_this()));
 }
