@@ -150,6 +150,17 @@ void set_status(channel_actor self, user_id user, const caf::actor& gw, presence
 
 // -- cursor mode ---------------------------------------------------------------------------
 
+/// Read-time fan-out for channels above the large threshold, and under overload (the node's
+/// gateway is backlogged) for every channel above the overload threshold: large channels
+/// degrade first, DMs and small channels keep real-time push (DESIGN.md "Backpressure").
+bool read_time_fanout(const channel_state& st) {
+  auto& lim = st.node->limits;
+  if (st.members.size() > lim.large_channel_members)
+    return true;
+  return st.members.size() > lim.overload_cursor_members
+         && st.node->counters.gateway_backlog.load(std::memory_order_relaxed) > lim.overload_backlog;
+}
+
 void send_cursor(channel_actor self) {
   auto& st = self->state;
   st.cursor_dirty = false;
@@ -221,7 +232,7 @@ void on_durable(channel_actor self, channel_state::committing_send& c) {
   if (st.ring.size() > st.node->limits.recent_ring)
     st.ring.pop_front();
   bool written = false;
-  if (st.members.size() > st.node->limits.large_channel_members) {
+  if (read_time_fanout(st)) {
     cursor_advanced(self);
   } else {
     delivery d;

@@ -111,6 +111,7 @@ caf::behavior gateway(caf::stateful_actor<gateway_state>* self, node_ptr node) {
     },
     [=](deliver_atom, const delivery& d) {
       auto probe = metrics_probe(self, actor_kind::gateway);
+      self->state.node->counters.gateway_backlog = self->mailbox().size();
       push(self->state, d);
     },
     [=](rehome_atom, channel_id ch) {

@@ -33,6 +33,8 @@ struct node_limits {
   caf::timespan channel_idle = std::chrono::minutes(5); // passivate a quiet channel after this
   size_t large_channel_members = 50000;    // above: read-time fan-out (channel.cursor)
   size_t presence_coalesce_members = 10000; // above: presence.update at most 1/s per user
+  size_t overload_backlog = 5000;          // gateway mailbox depth that means "overloaded"
+  size_t overload_cursor_members = 100;    // under overload, channels above this go to cursor mode
   caf::timespan cursor_interval = std::chrono::milliseconds(250);
   size_t recent_ring = 512;        // messages a channel keeps for backfill without the database
   size_t dedup_cache = 4096;       // recent acks a channel answers retries from
@@ -138,6 +140,7 @@ struct node_counters {
   std::atomic<uint64_t> deliveries_sent_remote{0}; // channel -> gateway of another node
   std::atomic<uint64_t> frames_pushed{0};
   std::atomic<uint64_t> rate_limited{0};
+  std::atomic<uint64_t> gateway_backlog{0}; // the gateway's mailbox depth at its last delivery
   std::atomic<uint64_t> redis_errors{0};   // failed Redis connects and batches (mirror)
   std::atomic<uint64_t> kafka_errors{0};   // failed deliveries, log reads, broker errors
   std::atomic<uint64_t> kafka_exported{0}; // messages acknowledged by Kafka

@@ -164,6 +164,14 @@ const std::map<std::string, setter>& setters() {
          throw std::invalid_argument("--kafka.property must be key=value, got '" + v + "'");
        c.kafka_properties.emplace_back(v.substr(0, eq), v.substr(eq + 1));
      }},
+    {"fanout.overload-backlog",
+     [](node_config& c, const std::string& v) {
+       c.limits.overload_backlog = to_uint("fanout.overload-backlog", v);
+     }},
+    {"fanout.overload-cursor-members",
+     [](node_config& c, const std::string& v) {
+       c.limits.overload_cursor_members = to_uint("fanout.overload-cursor-members", v);
+     }},
     {"presence.coalesce-members",
      [](node_config& c, const std::string& v) {
        c.limits.presence_coalesce_members = to_uint("presence.coalesce-members", v);
