@@ -198,7 +198,10 @@ TEST_CASE("the redis mirror writes the documented keys with a TTL and removes th
   }
   SECTION("offline leaves a gateway key that another node took over") {
     REQUIRE(wait_until([&] { return mirror.batches_written() > 0; }));
-    redisCommand(server.connect(), "SET user:W1:U7:gateway node-b");
+    auto* other = server.connect(); // another node's connection
+    REQUIRE(other);
+    freeReplyObject(redisCommand(other, "SET user:W1:U7:gateway node-b"));
+    redisFree(other);
     mirror.offline(u7);
     auto before = mirror.batches_written();
     REQUIRE(wait_until([&] { return mirror.batches_written() > before + 1; }));
