@@ -50,6 +50,12 @@ void tell_all(presence_actor self, const presence_state::user_entry& e) {
     tell(self, ch, e.who, status_of(e));
 }
 
+/// The entry of a user connected here, null if it has none.
+presence_state::user_entry* find_user(presence_actor self, const principal& who) {
+  auto i = self->state.users.find(user_key(who));
+  return i == self->state.users.end() ? nullptr : &i->second;
+}
+
 } // namespace
 
 caf::behavior presence(caf::stateful_actor<presence_state>* self, node_ptr node) {
@@ -119,28 +125,23 @@ caf::behavior presence(caf::stateful_actor<presence_state>* self, node_ptr node)
     },
     [=](status_atom, const principal& who, presence_status s) {
       auto probe = metrics_probe(self, actor_kind::presence);
-      auto& st = self->state;
-      auto i = st.users.find(user_key(who));
-      if (i == st.users.end())
-        return;
+      auto* e = find_user(self, who);
       bool away = s == presence_status::away;
-      if (i->second.away == away)
+      if (!e || e->away == away)
         return;
-      i->second.away = away;
-      tell_all(self, i->second);
-      publish(self, i->second, true);
+      e->away = away;
+      tell_all(self, *e);
+      publish(self, *e, true);
     },
     [=](joined_atom, const principal& who, channel_id ch) {
       auto probe = metrics_probe(self, actor_kind::presence);
-      auto& st = self->state;
-      auto i = st.users.find(user_key(who));
-      if (i == st.users.end())
+      auto* e = find_user(self, who);
+      if (!e)
         return;
-      auto& chs = i->second.channels;
-      if (std::find(chs.begin(), chs.end(), ch) == chs.end())
-        chs.push_back(ch);
-      tell(self, ch, who, status_of(i->second));
-      publish(self, i->second, false);
+      if (std::find(e->channels.begin(), e->channels.end(), ch) == e->channels.end())
+        e->channels.push_back(ch);
+      tell(self, ch, who, status_of(*e));
+      publish(self, *e, false);
     },
     [=](rehome_atom) {
       auto probe = metrics_probe(self, actor_kind::presence);
@@ -158,13 +159,11 @@ caf::behavior presence(caf::stateful_actor<presence_state>* self, node_ptr node)
     },
     [=](left_atom, const principal& who, channel_id ch) {
       auto probe = metrics_probe(self, actor_kind::presence);
-      auto& st = self->state;
-      auto i = st.users.find(user_key(who));
-      if (i == st.users.end())
+      auto* e = find_user(self, who);
+      if (!e)
         return;
-      auto& chs = i->second.channels;
-      chs.erase(std::remove(chs.begin(), chs.end(), ch), chs.end());
-      publish(self, i->second, false);
+      e->channels.erase(std::remove(e->channels.begin(), e->channels.end(), ch), e->channels.end());
+      publish(self, *e, false);
     },
   };
 }

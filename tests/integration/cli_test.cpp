@@ -12,32 +12,6 @@
 
 using namespace parley::test;
 
-namespace {
-
-struct cli_result {
-  int status = -1;
-  std::string out; // stdout and stderr together
-};
-
-/// Runs `parley <args>` through the shell with `env` prepended ("K=V K2=V2").
-cli_result run_cli(const std::string& env, const std::string& args) {
-  std::string cmd = env + " " + PARLEY_CLI_PATH + " " + args + " 2>&1";
-  cli_result r;
-  FILE* pipe = popen(cmd.c_str(), "r");
-  REQUIRE(pipe);
-  std::array<char, 4096> buf;
-  size_t n;
-  while ((n = fread(buf.data(), 1, buf.size(), pipe)) > 0)
-    r.out.append(buf.data(), n);
-  int status = pclose(pipe);
-  r.status = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-  while (!r.out.empty() && r.out.back() == '\n')
-    r.out.pop_back();
-  return r;
-}
-
-} // namespace
-
 TEST_CASE("the parley CLI mints tokens, creates channels, sends and tails",
           "[integration][cli]") {
   auto tok = run_cli("PARLEY_JWT_SECRET=" + test_jwt_secret,

@@ -53,27 +53,6 @@ size_t series_count(const std::map<std::string, double>& m, const std::string& n
   return n;
 }
 
-struct cli_result {
-  int status = -1;
-  std::string out;
-};
-
-cli_result run_cli(const std::string& env, const std::string& args) {
-  std::string cmd = env + " " + PARLEY_CLI_PATH + " " + args + " 2>&1";
-  cli_result r;
-  FILE* pipe = popen(cmd.c_str(), "r");
-  REQUIRE(pipe);
-  std::array<char, 4096> buf;
-  size_t n;
-  while ((n = fread(buf.data(), 1, buf.size(), pipe)) > 0)
-    r.out.append(buf.data(), n);
-  int status = pclose(pipe);
-  r.status = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-  while (!r.out.empty() && r.out.back() == '\n')
-    r.out.pop_back();
-  return r;
-}
-
 /// Reads until `n` message.new frames of `channel` arrived.
 void read_news(parley::client::ws_client& ws, const std::string& channel, size_t n) {
   size_t seen = 0;

@@ -1,7 +1,9 @@
 #include "tests/integration/node_process.hpp"
 
 #include <algorithm>
+#include <array>
 #include <cerrno>
+#include <cstdio>
 #include <cstdlib>
 #include <cstring>
 #include <fcntl.h>
@@ -365,6 +367,22 @@ json parse_body(const client::http_response& res) {
     FAIL("HTTP " << res.status << " body is not JSON: " << res.body.substr(0, 300));
   }
   return json();
+}
+
+cli_result run_cli(const std::string& env, const std::string& args) {
+  std::string cmd = env + " " + PARLEY_CLI_PATH + " " + args + " 2>&1";
+  cli_result r;
+  FILE* pipe = popen(cmd.c_str(), "r");
+  REQUIRE(pipe);
+  std::array<char, 4096> buf;
+  size_t n;
+  while ((n = fread(buf.data(), 1, buf.size(), pipe)) > 0)
+    r.out.append(buf.data(), n);
+  int status = pclose(pipe);
+  r.status = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+  while (!r.out.empty() && r.out.back() == '\n')
+    r.out.pop_back();
+  return r;
 }
 
 std::vector<std::string> user_range(int first, int n) {

@@ -145,6 +145,15 @@ nlohmann::json expect_error(client::ws_client& ws, const std::string& code,
 /// Parses a JSON body (REQUIREs it is JSON).
 nlohmann::json parse_body(const client::http_response& res);
 
+/// The exit status and output (stdout and stderr together) of a `parley` CLI run.
+struct cli_result {
+  int status = -1;
+  std::string out;
+};
+
+/// Runs `parley <args>` through the shell with `env` prepended ("K=V K2=V2").
+cli_result run_cli(const std::string& env, const std::string& args);
+
 /// User ids "U<first>" ... "U<first+n-1>".
 std::vector<std::string> user_range(int first, int n);
 
