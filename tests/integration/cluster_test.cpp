@@ -477,6 +477,8 @@ struct load_client {
           while (!retry.empty() && retry.front().first <= now) {
             auto id = retry.front().second;
             retry.pop_front();
+            if (flight.count(id) == 0)
+              continue; // another transmission of it was acked meanwhile
             ++resent;
             transmit(id);
           }
@@ -516,9 +518,15 @@ struct load_client {
       // catch-up below sees the final history.
       ++*finished;
       auto barrier_deadline = clock_type::now() + 30s;
+      auto last_ping = clock_type::now();
       while (finished->load() < clients) {
         if (clock_type::now() > barrier_deadline)
           throw std::runtime_error("other clients never finished sending");
+        if (clock_type::now() - last_ping > 10s) {
+          // Like any client: a silent connection is closed after 30 s (DESIGN.md "Rules").
+          ws.send_json(json{{"type", "ping"}, {"ts", 0}});
+          last_ping = clock_type::now();
+        }
         auto text = ws.read_text(5ms);
         if (text)
           handle(json::parse(*text));
