@@ -109,6 +109,8 @@ void publish_presence(channel_actor self, user_id user, presence_status status) 
 
 void presence_changed(channel_actor self, user_id user, presence_status status) {
   auto& st = self->state;
+  if (st.members.size() > st.node->limits.presence_push_members)
+    return; // pull-only channel: presence.get answers from `online`
   if (st.members.size() <= st.node->limits.presence_coalesce_members) {
     publish_presence(self, user, status);
     return;

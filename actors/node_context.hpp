@@ -33,6 +33,9 @@ struct node_limits {
   caf::timespan channel_idle = std::chrono::minutes(5); // passivate a quiet channel after this
   size_t large_channel_members = 50000;    // above: read-time fan-out (channel.cursor)
   size_t presence_coalesce_members = 10000; // above: presence.update at most 1/s per user
+  // Above: no presence.update push at all (members pull with presence.get). Pushing every
+  // transition to every online member costs O(N^2) frames while N members connect.
+  size_t presence_push_members = 1000;
   size_t overload_backlog = 5000;          // gateway mailbox depth that means "overloaded"
   size_t overload_cursor_members = 100;    // under overload, channels above this go to cursor mode
   caf::timespan cursor_interval = std::chrono::milliseconds(250);

@@ -176,6 +176,10 @@ const std::map<std::string, setter>& setters() {
      [](node_config& c, const std::string& v) {
        c.limits.presence_coalesce_members = to_uint("presence.coalesce-members", v);
      }},
+    {"presence.push-max-members",
+     [](node_config& c, const std::string& v) {
+       c.limits.presence_push_members = to_uint("presence.push-max-members", v);
+     }},
   };
   return table;
 }

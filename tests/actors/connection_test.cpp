@@ -126,6 +126,57 @@ TEST_CASE("a user with two connections goes offline only when the last one close
   CHECK(is_presence(frames[0], u2, ch, "offline"));
 }
 
+TEST_CASE("in a channel above the coalescing threshold presence.update comes at most once a "
+          "second per user, the latest state winning",
+          "[actors][presence]") {
+  test_db db;
+  auto ch = db.create_channel(ws, "big", {u1, u2});
+  auto limits = test_limits();
+  limits.presence_coalesce_members = 1;
+  actor_fixture fx{db, limits};
+  auto a = fx.join(principal{ws, u1});
+  a.sink->take_new();
+  fx.advance(std::chrono::seconds(1));
+  a.sink->take_new();
+
+  // B comes online, goes away and comes back within the second: one update, the last state.
+  auto b = fx.join(principal{ws, u2});
+  fx.inject(b, presence_set_frame("away"));
+  fx.run();
+  fx.inject(b, presence_set_frame("online"));
+  fx.run();
+  CHECK(presence_updates(a.sink->take_new()).empty());
+  fx.advance(std::chrono::seconds(1));
+  auto frames = presence_updates(a.sink->take_new());
+  REQUIRE(frames.size() == 1);
+  CHECK(is_presence(frames[0], u2, ch, "online"));
+}
+
+TEST_CASE("in a channel above the push threshold presence is pull-only: no presence.update, "
+          "presence.get still answers",
+          "[actors][presence]") {
+  test_db db;
+  auto ch = db.create_channel(ws, "huge", {u1, u2});
+  auto limits = test_limits();
+  limits.presence_push_members = 1;
+  actor_fixture fx{db, limits};
+  auto a = fx.join(principal{ws, u1});
+  auto b = fx.join(principal{ws, u2});
+  fx.inject(b, presence_set_frame("away"));
+  fx.run();
+  fx.advance(std::chrono::seconds(2));
+  CHECK(presence_updates(a.sink->take_new()).empty());
+  CHECK(presence_updates(b.sink->take_new()).empty());
+
+  fx.inject(a, json{{"type", "presence.get"}, {"channel_id", ch.str()}});
+  fx.run();
+  auto frames = a.sink->take_new();
+  REQUIRE(frames.size() == 1);
+  CHECK(frames[0].at("users")
+        == json::array({{{"user_id", u1.str()}, {"status", "online"}},
+                        {{"user_id", u2.str()}, {"status", "away"}}}));
+}
+
 TEST_CASE("a connection without hello within the hello timeout is closed with 1008",
           "[actors][connection]") {
   test_db db;
