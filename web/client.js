@@ -165,11 +165,13 @@ export class ParleyClient extends EventTarget {
     this.retryTimer = setTimeout(() => this.connect(), backoff(this.attempt++));
   }
 
-  /// Every 15 s: ping, and give up on a socket that has gone silent.
+  /// Every 15 s: ping, give up on a socket that has gone silent, and refresh the open
+  /// channel's presence (channels over the server's push threshold do not push it).
   tick() {
     if (!this.ws || this.ws.readyState !== WebSocket.OPEN) return;
     if (Date.now() - this.lastFrameAt > DEAD_MS) return this.drop('reconnecting');
     this.sendFrame({ type: 'ping', ts: Date.now() });
+    if (this.activeId) this.sendFrame({ type: 'presence.get', channel_id: this.activeId });
   }
 
   setState(state) {
