@@ -8,6 +8,8 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 root=$PWD
 ./scripts/build.sh
+# bench_tests drive the Socket.IO and ws peer servers (npm packages, pinned by package-lock).
+[ -d bench/peers/node_modules ] || ./bench/peers/install.sh >/dev/null
 if [ -z "${PARLEY_TEST_POSTGRES:-}${PARLEY_TEST_MYSQL:-}" ]; then
   db_dir=${PARLEY_TEST_DB_DIR:-/tmp/parley-test-databases}
   if [ ! -d "$db_dir" ]; then

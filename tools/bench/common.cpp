@@ -17,8 +17,8 @@ uint64_t choose_user_base(const options& o) {
 
 fleet_config make_fleet_config(const options& o) {
   fleet_config c;
-  c.host = o.host;
-  c.port = o.port;
+  c.nodes = o.nodes;
+  c.target = *parse_target(o.target);
   c.workspace = o.workspace;
   c.secret = o.secret;
   c.connect_rate = o.connect_rate;

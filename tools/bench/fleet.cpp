@@ -4,11 +4,12 @@
 #include <cstdio>
 #include <ctime>
 
+#include <netinet/in.h>
+
 #include <boost/beast/core/bind_handler.hpp>
 #include <boost/beast/websocket.hpp>
 
 #include "protocol/ids.hpp"
-#include "protocol/jwt.hpp"
 
 namespace parley::bench {
 
@@ -32,8 +33,10 @@ std::string describe(const char* stage, beast::error_code ec) {
 
 // --- ws_client ---------------------------------------------------------------------------
 
-ws_client::ws_client(net::io_context& io, fleet& owner, size_t index, uint64_t user_number)
-  : user(user_number), ws_(io), owner_(owner), index_(index) {
+ws_client::ws_client(net::io_context& io, fleet& owner, size_t index, uint64_t user_number,
+                     std::string room_name, size_t global)
+  : user(user_number), room(std::move(room_name)), global_index(global), ws_(io), owner_(owner),
+    index_(index) {
 }
 
 void ws_client::start(const tcp::endpoint& target, const std::optional<net::ip::address>& source,
@@ -47,6 +50,12 @@ void ws_client::start(const tcp::endpoint& target, const std::optional<net::ip::
     // Several 127.0.0.x sources multiply the ephemeral ports available towards one node.
     beast::error_code ec;
     stream.socket().open(tcp::v4(), ec);
+    // ip(7): without IP_BIND_ADDRESS_NO_PORT, bind(ip, 0) reserves a port for every
+    // destination; with it the port is picked at connect time per 4-tuple.
+    int one = 1;
+    if (!ec)
+      ::setsockopt(stream.socket().native_handle(), IPPROTO_IP, IP_BIND_ADDRESS_NO_PORT, &one,
+                   sizeof one);
     if (!ec)
       stream.socket().bind(tcp::endpoint(*source, 0), ec);
     if (ec)
@@ -82,8 +91,11 @@ void ws_client::on_handshake(beast::error_code ec) {
   if (st != state::connecting)
     return;
   st = state::waiting_ack;
-  queue_.push_back(owner_.hello_);
-  do_write();
+  auto first = owner_.proto_.first_frame(room);
+  if (!first.empty()) {
+    queue_.push_back(std::make_shared<const std::string>(std::move(first)));
+    do_write();
+  }
   do_read();
 }
 
@@ -160,13 +172,17 @@ void ws_client::fail(const std::string& why) {
 // --- fleet -------------------------------------------------------------------------------
 
 fleet::fleet(net::io_context& io, fleet_config cfg, fleet_observer& observer)
-  : io_(io), cfg_(std::move(cfg)), observer_(observer) {
-  target_ = tcp::endpoint(net::ip::make_address(cfg_.host), cfg_.port);
-  host_header_ = cfg_.host + ":" + std::to_string(cfg_.port);
+  : io_(io), cfg_(std::move(cfg)), observer_(observer), proto_(cfg_.target) {
+  for (auto& n : cfg_.nodes) {
+    targets_.emplace_back(net::ip::make_address(n.host), n.port);
+    host_headers_.push_back(n.host + ":" + std::to_string(n.port));
+  }
+  if (targets_.empty())
+    throw std::invalid_argument("fleet needs at least one node");
   for (auto& s : cfg_.source_ips)
     sources_.push_back(net::ip::make_address(s));
-  hello_ = std::make_shared<const std::string>(R"({"type":"hello","last_seq_map":{}})");
-  ping_ = std::make_shared<const std::string>(R"({"type":"ping","ts":0})");
+  if (auto k = proto_.keepalive(); !k.empty())
+    ping_ = std::make_shared<const std::string>(std::move(k));
   next_housekeeping_ = steady::now();
 }
 
@@ -174,8 +190,9 @@ fleet::~fleet() {
   close_all();
 }
 
-size_t fleet::add(uint64_t user) {
-  clients_.push_back(std::make_unique<ws_client>(io_, *this, clients_.size(), user));
+size_t fleet::add(uint64_t user, std::string room, size_t global_index) {
+  clients_.push_back(
+    std::make_unique<ws_client>(io_, *this, clients_.size(), user, std::move(room), global_index));
   return clients_.size() - 1;
 }
 
@@ -194,14 +211,15 @@ void fleet::close_all() {
 }
 
 fleet::connect_report fleet::connect_all() {
-  auto wid = workspace_id::parse(cfg_.workspace);
-  if (!wid)
+  if (cfg_.target == target_kind::parley && !workspace_id::parse(cfg_.workspace))
     throw std::invalid_argument("workspace must look like W1");
   connecting_ = true;
   connect_start_ = steady::now();
   auto last_progress = connect_start_;
   size_t total = clients_.size();
   auto print_progress = [&](bool final) {
+    if (progress_hook)
+      return progress_hook(ready_, failed_, pending_);
     double secs = std::chrono::duration<double>(steady::now() - connect_start_).count();
     std::fprintf(stderr, "\rconnecting: %zu/%zu ready, %zu failed, %zu in flight, %.0f/s, %.1f s   %s",
                  ready_, total, failed_, pending_, secs > 0 ? static_cast<double>(ready_) / secs : 0.0,
@@ -229,20 +247,18 @@ fleet::connect_report fleet::connect_all() {
 void fleet::start_connects() {
   double elapsed = std::chrono::duration<double>(steady::now() - connect_start_).count();
   auto allowed = static_cast<size_t>(std::floor(elapsed * cfg_.connect_rate)) + 1;
-  auto wid = *workspace_id::parse(cfg_.workspace);
   int64_t exp = static_cast<int64_t>(std::time(nullptr)) + 3600;
   while (next_to_start_ < clients_.size() && next_to_start_ < allowed
          && pending_ < cfg_.max_pending) {
     auto& c = *clients_[next_to_start_];
     std::optional<net::ip::address> source;
     if (!sources_.empty())
-      source = sources_[next_to_start_ % sources_.size()];
-    jwt_claims claims{user_id{c.user}, wid, exp};
-    std::string path = "/v1/ws?token=" + jwt_sign(claims, cfg_.secret)
-                       + "&workspace_id=" + cfg_.workspace;
+      source = sources_[c.global_index % sources_.size()];
+    std::string path = proto_.ws_path(c.user, cfg_.workspace, cfg_.secret, exp);
+    size_t node = c.global_index % targets_.size();
     ++next_to_start_;
     ++pending_;
-    c.start(target_, source, host_header_, path);
+    c.start(targets_[node], source, host_headers_[node], path);
   }
 }
 
@@ -267,10 +283,11 @@ void fleet::check_timeouts_and_ping() {
     for (size_t i = 0; i < next_to_start_; ++i) {
       auto& c = *clients_[i];
       if (c.st == ws_client::state::waiting_ack && c.started_ns < limit)
-        c.fail("timeout waiting for hello_ack");
+        c.fail(cfg_.target == target_kind::parley ? "timeout waiting for hello_ack"
+                                                  : "timeout waiting for the join");
     }
   }
-  if (clients_.empty())
+  if (clients_.empty() || !ping_)
     return;
   size_t slices = static_cast<size_t>(ping_period / housekeeping_period);
   size_t per_tick = (clients_.size() + slices - 1) / slices;
@@ -288,7 +305,32 @@ bool fleet::settle(steady::duration quiet, steady::duration max) {
 }
 
 void fleet::on_client_frame(size_t index, std::string_view raw, int64_t recv_ns) {
-  auto scanned = scan_frame(raw);
+  auto& c = *clients_[index];
+  if (proto_.is_server_ping(raw)) {
+    ++frames_by_kind_[static_cast<size_t>(frame_kind::pong)];
+    c.send(std::make_shared<const std::string>(proto_.auto_reply()));
+    return;
+  }
+  if (c.st == ws_client::state::waiting_ack) {
+    auto step = proto_.on_setup_frame(raw, c.room);
+    if (step.consumed) {
+      last_frame_ns_ = recv_ns;
+      if (step.ready)
+        ++frames_by_kind_[static_cast<size_t>(frame_kind::hello_ack)];
+      if (!step.reply.empty())
+        c.send(std::make_shared<const std::string>(std::move(step.reply)));
+      if (!step.error.empty())
+        return c.fail(step.error);
+      if (step.ready) {
+        c.st = ws_client::state::ready;
+        --pending_;
+        ++ready_;
+        observer_.on_ready(index, raw);
+      }
+      return;
+    }
+  }
+  auto scanned = proto_.scan(raw);
   if (!scanned) {
     ++unparsed_;
     return;
@@ -297,14 +339,6 @@ void fleet::on_client_frame(size_t index, std::string_view raw, int64_t recv_ns)
   if (scanned->kind != frame_kind::pong)
     last_frame_ns_ = recv_ns;
   ++frames_by_kind_[static_cast<size_t>(scanned->kind)];
-  auto& c = *clients_[index];
-  if (c.st == ws_client::state::waiting_ack && scanned->kind == frame_kind::hello_ack) {
-    c.st = ws_client::state::ready;
-    --pending_;
-    ++ready_;
-    observer_.on_ready(index, raw);
-    return;
-  }
   observer_.on_frame(index, *scanned, raw, recv_ns);
 }
 
@@ -314,6 +348,8 @@ void fleet::on_client_failed(size_t index, const std::string& was, const std::st
     ++closed_after_ready_;
     ++close_reasons_[why];
     observer_.on_closed(index, why);
+    if (on_close_hook)
+      on_close_hook();
   } else {
     --pending_;
     ++failed_;

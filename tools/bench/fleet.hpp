@@ -4,6 +4,7 @@
 #include <chrono>
 #include <cstdint>
 #include <deque>
+#include <functional>
 #include <map>
 #include <memory>
 #include <optional>
@@ -18,6 +19,8 @@
 #include <boost/beast/websocket/stream.hpp>
 
 #include "tools/bench/frame_scan.hpp"
+#include "tools/bench/options.hpp"
+#include "tools/bench/target_protocol.hpp"
 
 namespace parley::bench {
 
@@ -34,7 +37,8 @@ inline int64_t now_ns() {
 class fleet_observer {
 public:
   virtual ~fleet_observer() = default;
-  /// `client` got its hello_ack (the whole frame, for the channel list).
+  /// `client` joined: Parley's hello_ack (the whole frame, for the channel list) or the
+  /// peer's join acknowledgement.
   virtual void on_ready(size_t client, std::string_view hello_ack) {}
   /// Any other frame, with the time it was read.
   virtual void on_frame(size_t client, const scanned_frame& f, std::string_view raw,
@@ -43,10 +47,10 @@ public:
   virtual void on_closed(size_t client, const std::string& why) {}
 };
 
-/// How a fleet reaches the node.
+/// How a fleet reaches the nodes.
 struct fleet_config {
-  std::string host;
-  uint16_t port = 0;
+  std::vector<node_address> nodes;                  // clients go round robin by global index
+  target_kind target = target_kind::parley;
   std::string workspace;
   std::string secret;
   double connect_rate = 500;                        // connects started per second
@@ -64,7 +68,8 @@ class ws_client {
 public:
   enum class state { idle, connecting, waiting_ack, ready, closed };
 
-  ws_client(boost::asio::io_context& io, fleet& owner, size_t index, uint64_t user);
+  ws_client(boost::asio::io_context& io, fleet& owner, size_t index, uint64_t user,
+            std::string room, size_t global_index);
 
   /// Starts connecting; the fleet hears back through on_client_*.
   void start(const boost::asio::ip::tcp::endpoint& target,
@@ -82,6 +87,8 @@ public:
 
   state st = state::idle;
   uint64_t user;
+  std::string room;      // peers: the room joined after the upgrade
+  size_t global_index;   // index over every process of the run: picks node and source
   int64_t started_ns = 0;
 
 private:
@@ -111,8 +118,12 @@ public:
   fleet(const fleet&) = delete;
   fleet& operator=(const fleet&) = delete;
 
-  /// Adds a client for user number `user`; returns its index.
-  size_t add(uint64_t user);
+  /// Adds a client for user number `user` (peers: joining `room`); `global_index` is its
+  /// number over all worker processes and picks its node and source address round robin.
+  /// Returns its local index.
+  size_t add(uint64_t user, std::string room, size_t global_index);
+  size_t add(uint64_t user) { return add(user, "", clients_.size()); }
+  const target_protocol& protocol() const { return proto_; }
   size_t size() const { return clients_.size(); }
   bool ready(size_t client) const { return clients_[client]->st == ws_client::state::ready; }
   size_t ready_count() const { return ready_; }
@@ -124,9 +135,15 @@ public:
     std::map<std::string, size_t> failures;  // reason -> count
   };
 
-  /// Connects every client at the configured rate, printing a progress line on stderr;
-  /// returns when each one is ready or failed.
+  /// Connects every client at the configured rate, printing a progress line on stderr (or
+  /// calling progress_hook instead, in workers); returns when each one is ready or failed.
   connect_report connect_all();
+
+  /// Replaces the connect progress line: called with ready, failed, in flight.
+  std::function<void(size_t, size_t, size_t)> progress_hook;
+
+  /// Called when a ready client closes (workers report their ready count).
+  std::function<void()> on_close_hook;
 
   /// Runs the io_context until `done()` holds or `deadline` passes; returns done().
   template <class Pred>
@@ -172,10 +189,11 @@ private:
   fleet_config cfg_;
   fleet_observer& observer_;
   std::vector<std::unique_ptr<ws_client>> clients_;
-  boost::asio::ip::tcp::endpoint target_;
+  std::vector<boost::asio::ip::tcp::endpoint> targets_;
+  std::vector<std::string> host_headers_;
   std::vector<boost::asio::ip::address> sources_;
-  std::string host_header_;
-  std::shared_ptr<const std::string> hello_, ping_;
+  target_protocol proto_;
+  std::shared_ptr<const std::string> ping_;
 
   // connect phase
   bool connecting_ = false;

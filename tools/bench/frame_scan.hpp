@@ -20,6 +20,7 @@ struct scanned_frame {
   uint64_t seq = 0;                // channel_seq, or latest_seq of a cursor
   std::string_view client_msg_id;  // message.new / ack; ref_id of an error
   std::string_view code;           // error
+  int64_t send_ns = 0;             // message_new: send time embedded in the payload, 0 if none
 };
 
 /// Reads a server frame without building a JSON tree: the hot path sees one message.new per

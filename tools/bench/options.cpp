@@ -37,11 +37,11 @@ bool is_loopback_v4(const std::string& host) {
 
 // The bench only ever loads a node on this machine: it opens thousands of sockets at a
 // configured rate, which is not something to point at a shared server by mistake.
-void parse_node(options& o) {
+node_address parse_node(const std::string& url) {
   const std::string prefix = "http://";
-  if (o.node.compare(0, prefix.size(), prefix) != 0)
+  if (url.compare(0, prefix.size(), prefix) != 0)
     throw usage_error("--node must look like http://127.0.0.1:8080");
-  std::string rest = o.node.substr(prefix.size());
+  std::string rest = url.substr(prefix.size());
   if (!rest.empty() && rest.back() == '/')
     rest.pop_back();
   std::string host = rest, port = "80";
@@ -57,8 +57,7 @@ void parse_node(options& o) {
   auto p = to_count("--node port", port, 1);
   if (p > 65535)
     throw usage_error("--node port must be 1 ... 65535");
-  o.host = host;
-  o.port = static_cast<uint16_t>(p);
+  return node_address{url, host, static_cast<uint16_t>(p)};
 }
 
 } // namespace
@@ -78,11 +77,17 @@ std::string usage_text() {
          "              connects N clients, holds them S seconds, reports node RSS per connection.\n"
          "\n"
          "common flags:\n"
-         "  --node URL            http://127.0.0.1:8080 (loopback only)\n"
+         "  --node URL            http://127.0.0.1:8080 (loopback only); repeatable: clients go\n"
+         "                        round robin over the nodes (members of one channel on every\n"
+         "                        node); admin calls go to the first\n"
+         "  --target T            parley (default) | socketio | ws: the peer servers of\n"
+         "                        bench/peers (start them with bench/peers/start.sh)\n"
+         "  --per-worker N        clients per process (16000); more clients fork workers that\n"
+         "                        each own a slice (one process may hold 20,000 fds here)\n"
          "  --admin-token T       or PARLEY_ADMIN_TOKEN\n"
          "  --secret S            JWT secret, or PARLEY_JWT_SECRET\n"
          "  --workspace W         W1\n"
-         "  --node-pid PID        repeatable: measure the node's CPU and RSS from /proc\n"
+         "  --node-pid PID        repeatable: node CPU and RSS from /proc, summed over all pids\n"
          "  --json FILE           also write the results as JSON\n"
          "  --connect-rate R      new connections per second (500)\n"
          "  --max-pending N       connections in flight at once (256)\n"
@@ -91,6 +96,32 @@ std::string usage_text() {
          "  --text-bytes B        pad message text to B bytes\n"
          "  --drain S             throughput: seconds to wait for stragglers (5)\n"
          "  --settle S            max seconds to wait for setup traffic (presence) to calm (30)\n"
+         "\n"
+         "targets (latency = receive time - send time embedded in the payload, every target):\n"
+         "  parley    JWT + hello; channels and members created over admin REST; one send is\n"
+         "            routed to members on every node by the cluster.\n"
+         "  socketio  Engine.IO v4 over a raw WebSocket (bench/peers/socketio-server.js):\n"
+         "            emit join(room), emit send with an ack, members get event msg.\n"
+         "  ws        JSON join/send/ack/msg frames (bench/peers/ws-server.js).\n"
+         "            Peer processes share no rooms: with several --node, fanout's publisher\n"
+         "            holds one connection per process and sends each message to every\n"
+         "            process (recorded as \"publish\" in the JSON). throughput against a peer\n"
+         "            takes one --node.\n"
+         "\n"
+         "workers: above --per-worker clients the tool forks ceil(N / per-worker) workers before\n"
+         "  opening any socket; each connects its slice (--connect-rate and --max-pending are\n"
+         "  shared out) and reports over a pipe; fanout's publisher stays in the parent and sends\n"
+         "  message k+1 only after every worker saw message k everywhere (plus --pause-ms).\n"
+         "  fanout and idle use workers; throughput runs in one process.\n"
+         "  Ephemeral ports: one source address reaches ~28K connections per node; past that,\n"
+         "  clients bind 127.0.0.1, .2, ... round robin (or pass --source-ip), or widen\n"
+         "  net.ipv4.ip_local_port_range.\n"
+         "\n"
+         "Examples:\n"
+         "  parley-bench fanout --members 2000 --per-worker 1000 --node http://127.0.0.1:8080\n"
+         "  parley-bench fanout --members 50000 --node URL1 --node URL2 --node URL3 \\\n"
+         "    --node-pid P1 --node-pid P2 --node-pid P3 --connect-rate 2000\n"
+         "  parley-bench fanout --target ws --members 2000 --node http://127.0.0.1:3101\n"
          "\n"
          "Start the node for benchmarks with its rate limits lifted, e.g.:\n"
          "  PARLEY_JWT_SECRET=s PARLEY_ADMIN_TOKEN=a parleyd --data-dir /tmp/bench-data \\\n"
@@ -116,7 +147,14 @@ options parse_options(int argc, char** argv) {
   using setter = std::function<void(const std::string&)>;
   bool channels_set = false;
   const std::map<std::string, setter> flags = {
-    {"--node", [&](const std::string& v) { o.node = v; }},
+    {"--node", [&](const std::string& v) { o.nodes.push_back(parse_node(v)); }},
+    {"--target",
+     [&](const std::string& v) {
+       if (v != "parley" && v != "socketio" && v != "ws")
+         throw usage_error("--target must be parley, socketio or ws, got '" + v + "'");
+       o.target = v;
+     }},
+    {"--per-worker", [&](const std::string& v) { o.per_worker = to_count("--per-worker", v, 1); }},
     {"--admin-token", [&](const std::string& v) { o.admin_token = v; }},
     {"--secret", [&](const std::string& v) { o.secret = v; }},
     {"--workspace", [&](const std::string& v) { o.workspace = v; }},
@@ -176,11 +214,18 @@ options parse_options(int argc, char** argv) {
     }
     it->second(value);
   }
-  parse_node(o);
-  if (o.admin_token.empty())
+  if (o.nodes.empty())
+    o.nodes.push_back(parse_node(o.node));
+  o.node = o.nodes.front().url;
+  o.host = o.nodes.front().host;
+  o.port = o.nodes.front().port;
+  bool parley = o.target == "parley";
+  if (parley && o.admin_token.empty())
     throw usage_error("no admin token: set PARLEY_ADMIN_TOKEN or pass --admin-token");
-  if (o.secret.empty())
+  if (parley && o.secret.empty())
     throw usage_error("no JWT secret: set PARLEY_JWT_SECRET or pass --secret");
+  if (!parley && o.mode == "throughput" && o.nodes.size() > 1)
+    throw usage_error("throughput against a peer takes one --node (peer processes share no rooms)");
   if (o.members == 0)
     o.members = o.mode == "fanout" ? 1000 : 10;
   if (!channels_set)
@@ -190,6 +235,14 @@ options parse_options(int argc, char** argv) {
   if (o.mode == "throughput" && o.senders > o.channels * o.members)
     throw usage_error("--senders cannot exceed channels x members");
   return o;
+}
+
+size_t client_count(const options& o) {
+  if (o.mode == "throughput")
+    return o.channels * o.members;
+  if (o.mode == "fanout")
+    return o.members;
+  return o.connections;
 }
 
 } // namespace parley::bench

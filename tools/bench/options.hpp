@@ -12,12 +12,22 @@ struct usage_error : std::runtime_error {
   using std::runtime_error::runtime_error;
 };
 
+/// One server the clients connect to (loopback address and port), from --node.
+struct node_address {
+  std::string url;
+  std::string host;
+  uint16_t port = 0;
+};
+
 /// Everything the command line sets; fields unused by a mode are ignored.
 struct options {
   std::string mode;                          // throughput | fanout | idle
-  std::string node = "http://127.0.0.1:8080";
+  std::string target = "parley";             // parley | socketio | ws
+  std::string node = "http://127.0.0.1:8080";  // the first --node: admin calls go there
   std::string host = "127.0.0.1";            // from --node, always a loopback address
   uint16_t port = 8080;
+  std::vector<node_address> nodes;           // every --node; clients go round robin
+  size_t per_worker = 16000;                 // clients per process; more -> forked workers
   std::string admin_token;                   // --admin-token or PARLEY_ADMIN_TOKEN
   std::string secret;                        // --secret or PARLEY_JWT_SECRET
   std::string workspace = "W1";
@@ -47,6 +57,9 @@ struct options {
   size_t idle_channels = 0;                  // idle: spread connections over this many channels
   double hold_s = 5;
 };
+
+/// How many clients the mode opens in total.
+size_t client_count(const options& o);
 
 /// Parses argv; throws usage_error on a mistake (unknown flag, bad number, non-loopback node).
 options parse_options(int argc, char** argv);

@@ -41,7 +41,7 @@ class throughput_run : public fleet_observer {
 public:
   throughput_run(const options& o, std::vector<std::string> channel_ids,
                  std::vector<size_t> client_channel)
-    : o_(o), channel_ids_(std::move(channel_ids)), client_channel_(std::move(client_channel)),
+    : o_(o), proto_(*parse_target(o.target)), channel_ids_(std::move(channel_ids)), client_channel_(std::move(client_channel)),
       channel_ready_(channel_ids_.size(), 0), last_seq_(client_channel_.size(), 0) {
   }
 
@@ -50,7 +50,7 @@ public:
 
   void on_ready(size_t client, std::string_view hello_ack) override {
     ++channel_ready_[client_channel_[client]];
-    if (!hello_ack_lists(hello_ack, channel_ids_[client_channel_[client]]))
+    if (proto_.has_seqs() && !hello_ack_lists(hello_ack, channel_ids_[client_channel_[client]]))
       ++membership_missing_;
   }
 
@@ -103,14 +103,8 @@ private:
     auto& s = senders_[k];
     size_t n = s.sent.size();
     std::string id = "b" + std::to_string(k) + "-" + std::to_string(n);
-    // DESIGN.md: latency is measured in this process, so the send time travels in the text.
-    std::string text = "t=" + std::to_string(now);
-    if (text.size() < o_.text_bytes)
-      text.append(o_.text_bytes - text.size(), 'x');
-    nlohmann::json frame = {{"type", "message.send"},
-                            {"channel_id", channel_ids_[s.channel]},
-                            {"text", text},
-                            {"client_msg_id", id}};
+    // The send time travels in the payload; receivers measure against it.
+    std::string payload = make_payload(id, now, o_.text_bytes);
     sent_message m;
     m.send_ns = now;
     m.expected = static_cast<uint32_t>(channel_ready_[s.channel]);
@@ -118,7 +112,8 @@ private:
     ++s.inflight;
     ++unresolved_;
     deliveries_outstanding_ += m.expected;
-    fleet_->send(s.client, std::make_shared<const std::string>(frame.dump()));
+    fleet_->send(s.client,
+                 std::make_shared<const std::string>(proto_.send_frame(channel_ids_[s.channel], id, payload)));
   }
 
   sent_message* find(std::string_view id, size_t& k) {
@@ -131,12 +126,14 @@ private:
   void on_new(size_t client, const scanned_frame& f, int64_t recv_ns) {
     // Per-connection order (DESIGN.md "Fan-out": in seq order): the channels are new, so
     // the first message is seq 1 and every later one is last + 1.
-    auto& last = last_seq_[client];
-    if (f.seq <= last)
-      ++order_violations_;
-    else if (f.seq > last + 1)
-      gaps_ += f.seq - last - 1;
-    last = std::max(last, f.seq);
+    if (proto_.has_seqs()) {
+      auto& last = last_seq_[client];
+      if (f.seq <= last)
+        ++order_violations_;
+      else if (f.seq > last + 1)
+        gaps_ += f.seq - last - 1;
+      last = std::max(last, f.seq);
+    }
     if (f.channel_id != channel_ids_[client_channel_[client]])
       ++wrong_channel_;
     size_t k = 0;
@@ -149,15 +146,17 @@ private:
       ++unexpected_deliveries_;
       return;
     }
-    // DESIGN.md "Rules / Fan-out": the ack goes to the sender before message.new.
-    if (client == senders_[k].client && !m->acked)
+    // DESIGN.md "Rules / Fan-out": the ack goes to the sender before message.new (Parley
+    // only: Socket.IO and ws broadcast before they ack).
+    if (proto_.has_seqs() && client == senders_[k].client && !m->acked)
       ++new_before_ack_;
     ++m->delivered;
     ++delivered_;
     --deliveries_outstanding_;
     if (recv_ns < end_ns_)
       ++delivered_in_window_;
-    delivery_.add(recv_ns - m->send_ns);
+    // The send time embedded in the payload (every target carries it).
+    delivery_.add(recv_ns - (f.send_ns ? f.send_ns : m->send_ns));
   }
 
   void on_ack(const scanned_frame& f, int64_t recv_ns) {
@@ -190,6 +189,7 @@ private:
   }
 
   const options& o_;
+  target_protocol proto_;
   fleet* fleet_ = nullptr;
   std::vector<std::string> channel_ids_;
   std::vector<size_t> client_channel_;
@@ -242,7 +242,7 @@ ojson throughput_run::finish(double window_s) {
   j["membership_missing_in_hello_ack"] = membership_missing_;
   j["sender_got_new_before_ack"] = new_before_ack_;
 
-  std::printf("throughput (%.1f s send window)\n", window_s);
+  std::printf("throughput [%s] (%.1f s send window)\n", proto_.name(), window_s);
   print_row("sent / acked / refused / unacked",
             strf("%llu / %llu / %llu / %llu", (unsigned long long)sent, (unsigned long long)acked_,
                  (unsigned long long)refused, (unsigned long long)unacked));
@@ -273,7 +273,7 @@ ojson throughput_run::finish(double window_s) {
 
 } // namespace
 
-ojson run_throughput(const options& o, admin_api& admin) {
+ojson run_throughput(const options& o, admin_api* admin) {
   uint64_t base = choose_user_base(o);
   std::vector<std::string> channel_ids;
   std::vector<size_t> client_channel;
@@ -285,8 +285,8 @@ ojson run_throughput(const options& o, admin_api& admin) {
       client_user.push_back(members.back());
       client_channel.push_back(c);
     }
-    channel_ids.push_back(admin.create_channel(o.workspace, "bench-" + std::to_string(base) + "-"
-                                                              + std::to_string(c), members));
+    std::string name = "bench-" + std::to_string(base) + "-" + std::to_string(c);
+    channel_ids.push_back(admin ? admin->create_channel(o.workspace, name, members) : name);
     if (o.channels >= 100 && (c + 1) % 100 == 0)
       std::fprintf(stderr, "\rcreating channels: %zu/%zu", c + 1, o.channels);
   }
@@ -297,8 +297,8 @@ ojson run_throughput(const options& o, admin_api& admin) {
   throughput_run run(o, channel_ids, client_channel);
   fleet f(io, make_fleet_config(o), run);
   run.set_fleet(&f);
-  for (auto u : client_user)
-    f.add(u);
+  for (size_t i = 0; i < client_user.size(); ++i)
+    f.add(client_user[i], channel_ids[client_channel[i]], i);
   // Sender k: channel k mod C, member (k / C) mod S, so senders spread over channels first.
   for (size_t k = 0; k < o.senders; ++k) {
     sender s;
@@ -308,6 +308,7 @@ ojson run_throughput(const options& o, admin_api& admin) {
   }
 
   ojson out;
+  out["target"] = o.target;
   out["users_from"] = base;
   out["connect"] = connect_phase(f, o);
 
