@@ -1,7 +1,7 @@
 #pragma once
 
 #include <cstdint>
-#include <deque>
+#include <vector>
 #include <string>
 
 #include <caf/actor_clock.hpp>
@@ -29,7 +29,7 @@ struct connection_state {
   principal who;
   sink_ptr sink;
   phase current = phase::awaiting_hello;
-  std::deque<std::string> held; // frames that arrived while hello was in progress
+  std::vector<std::string> held; // frames that arrived while hello was in progress
   caf::actor_clock::time_point last_activity;
   bool registered = false;
   std::string session_id;

@@ -2,7 +2,6 @@
 
 #include <cstddef>
 #include <cstdint>
-#include <deque>
 #include <map>
 #include <vector>
 
@@ -51,7 +50,7 @@ private:
     channel_id channel; // of a droppable frame, to know which channel a drop hits
   };
   limits limits_;
-  std::deque<item> items_;
+  std::vector<item> items_; // a vector: an empty deque still allocates ~600 bytes
   size_t droppable_count_ = 0;
   size_t control_bytes_ = 0;
   uint64_t dropped_ = 0;
