@@ -1,5 +1,9 @@
 #include "actors/sequencer.hpp"
 
+#include <algorithm>
+#include <utility>
+#include <vector>
+
 #include <caf/event_based_actor.hpp>
 
 #include "actors/atoms.hpp"
@@ -9,24 +13,53 @@ namespace parley {
 
 namespace {
 
+/// Commits `rows` (indexes into the buffered batch, all of one commit group) in one
+/// transaction and answers each of their appends.
+void commit(caf::stateful_actor<sequencer_state>* self, const std::vector<size_t>& rows) {
+  auto& st = self->state;
+  std::vector<chat_message> part;
+  const std::vector<chat_message>* batch = &st.batch;
+  if (rows.size() != st.batch.size()) {
+    part.reserve(rows.size());
+    for (auto i : rows)
+      part.push_back(st.batch[i]);
+    batch = &part;
+  }
+  auto started = steady_ns();
+  auto outcomes = st.log->append(*batch);
+  ++st.batches;
+  if (auto* m = st.slot.metrics()) {
+    m->sequencer_commit.observe((steady_ns() - started) / 1e9);
+    m->sequencer_batch.observe(static_cast<double>(batch->size()));
+  }
+  for (size_t k = 0; k < rows.size(); ++k) {
+    if (outcomes)
+      st.waiting[rows[k]].deliver((*outcomes)[k]);
+    else
+      st.waiting[rows[k]].deliver(outcomes.error());
+  }
+}
+
 void flush(caf::stateful_actor<sequencer_state>* self) {
   auto& st = self->state;
   st.flush_scheduled = false;
   if (st.batch.empty())
     return;
-  auto started = steady_ns();
-  auto outcomes = st.log->append(st.batch);
-  ++st.batches;
-  if (auto* m = st.slot.metrics()) {
-    m->sequencer_commit.observe((steady_ns() - started) / 1e9);
-    m->sequencer_batch.observe(static_cast<double>(st.batch.size()));
-  }
-  for (size_t i = 0; i < st.waiting.size(); ++i) {
-    if (outcomes)
-      st.waiting[i].deliver((*outcomes)[i]);
+  // One transaction per storage shard (commit group), in turn: an append is answered once its
+  // own shard committed, so a failing shard never fails another shard's rows. A channel's
+  // rows share one group, so its appends are still answered in seq order.
+  std::vector<std::pair<size_t, std::vector<size_t>>> groups;
+  for (size_t i = 0; i < st.batch.size(); ++i) {
+    auto g = st.log->commit_group(st.batch[i]);
+    auto it = std::find_if(groups.begin(), groups.end(),
+                           [g](const auto& entry) { return entry.first == g; });
+    if (it == groups.end())
+      groups.emplace_back(g, std::vector<size_t>{i});
     else
-      st.waiting[i].deliver(outcomes.error());
+      it->second.push_back(i);
   }
+  for (auto& entry : groups)
+    commit(self, entry.second);
   st.batch.clear();
   st.waiting.clear();
 }

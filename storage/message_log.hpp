@@ -1,5 +1,6 @@
 #pragma once
 
+#include <cstddef>
 #include <cstdint>
 #include <optional>
 #include <string>
@@ -32,9 +33,14 @@ public:
   virtual ~message_log() = default;
 
   /// Stores a batch in ONE transaction (group commit); one outcome per row, in batch order.
-  /// An error means no row of the batch is durable.
+  /// An error means no row of the batch is durable. Every row must have the same
+  /// `commit_group`: a log refuses a batch spanning groups, which it cannot commit at once.
   virtual caf::expected<std::vector<append_outcome>>
   append(const std::vector<chat_message>& batch) = 0;
+
+  /// Rows of different groups live in different databases (storage shards) and commit in
+  /// separate transactions; a single database has one group.
+  virtual size_t commit_group(const chat_message&) const { return 0; }
 
   /// Returns the stored message sent by `user` with `client_msg_id`, if any (the dedup key).
   virtual caf::expected<std::optional<chat_message>>

@@ -28,6 +28,10 @@ caf::expected<shard_map> shard_map::make(size_t shard_count,
                                          std::map<workspace_id, size_t> overrides) {
   if (shard_count == 0)
     return make_error(errc::invalid, "storage needs at least one shard");
+  if (shard_count > max_shards)
+    return make_error(errc::invalid, "storage supports at most " + std::to_string(max_shards)
+                                       + " shards (the channel id space), got "
+                                       + std::to_string(shard_count));
   for (auto& [workspace, shard] : overrides)
     if (shard >= shard_count)
       return make_error(errc::invalid, "shard override " + workspace.str() + " -> "
@@ -40,6 +44,20 @@ size_t shard_map::shard_of(workspace_id workspace) const {
   if (auto i = overrides_.find(workspace); i != overrides_.end())
     return i->second;
   return hashed_shard(workspace, shard_count_);
+}
+
+channel_id shard_map::first_channel(size_t shard) {
+  // Shard 0 starts at 1: ids are 1 ... 2^63-1 (DESIGN.md "Identifiers").
+  return channel_id{(static_cast<uint64_t>(shard) << channel_local_bits) | 1};
+}
+
+channel_id shard_map::last_channel(size_t shard) {
+  return channel_id{(static_cast<uint64_t>(shard) << channel_local_bits)
+                    | ((uint64_t{1} << channel_local_bits) - 1)};
+}
+
+size_t shard_map::shard_of_channel(channel_id channel) {
+  return static_cast<size_t>(channel.value >> channel_local_bits);
 }
 
 size_t shard_map::hashed_shard(workspace_id workspace, size_t shard_count) {

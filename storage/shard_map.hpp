@@ -15,8 +15,29 @@ namespace parley::storage {
 /// identical on every node, build and platform. Invariant: once data is stored it must not
 /// change (a moved workspace would lose its history), so growing the shard list needs a
 /// migration of the workspaces that move, or overrides pinning them where they are.
+///
+/// Channel ids (DESIGN.md "Identifiers") carry their shard in the high bits, so any node finds
+/// a channel's shard from its id alone: id = shard << 48 | local, local in 1 ... 2^48-1, shard in
+/// 0 ... 2^15-1 (so every id stays within 1 ... 2^63-1). Shard 0's ids are the plain 1, 2, ...
+/// of a single-database deployment. Invariant: a shard's index in the configuration never
+/// changes (soci_store refuses to open a database holding another index's channel ids).
 class shard_map {
 public:
+  /// Bits of a channel id below the shard index.
+  static constexpr unsigned channel_local_bits = 48;
+
+  /// The most shards the channel id space can address.
+  static constexpr size_t max_shards = size_t{1} << 15;
+
+  /// The smallest channel id shard `shard` may allocate.
+  static channel_id first_channel(size_t shard);
+
+  /// The largest channel id shard `shard` may allocate.
+  static channel_id last_channel(size_t shard);
+
+  /// The shard that allocated (and stores) `channel`; may be >= size() for a foreign id.
+  static size_t shard_of_channel(channel_id channel);
+
   /// A map over `shard_count` >= 1 shards; `overrides` pins workspaces to a shard index (a
   /// dedicated enterprise shard) ahead of the hash. Fails with `errc::invalid` for zero
   /// shards or an override beyond the last shard.

@@ -21,6 +21,7 @@
 #endif
 
 #include "storage/errors.hpp"
+#include "storage/shard_map.hpp"
 
 namespace parley::storage {
 
@@ -73,6 +74,9 @@ struct sql_dialect {
   std::string (*ts_out)(const std::string& column);
   /// Returns the id of the channel inserted last by this session.
   long long (*last_channel_id)(soci::session& sql);
+  /// Makes the next allocated channel id at least `first` (> 1); never lowers the counter
+  /// below a stored id. Gives each shard its own id range (storage/shard_map.hpp).
+  void (*reserve_channel_ids)(soci::session& sql, long long first);
 
   std::string insert_ignore(const std::string& into_values) const {
     return insert_ignore_head + " " + into_values + insert_ignore_tail;
@@ -170,6 +174,16 @@ const sql_dialect sqlite_dialect{
       throw std::runtime_error("cannot read the new channel id");
     return id;
   },
+  [](soci::session& sql, long long first) {
+    // AUTOINCREMENT allocates max(sqlite_sequence.seq, MAX(rowid)) + 1; the DDL created the
+    // sqlite_sequence table, its 'channels' row appears with the first insert.
+    long long below = first - 1, below2 = below, below3 = below;
+    sql << "UPDATE sqlite_sequence SET seq = :b WHERE name = 'channels' AND seq < :b2",
+      soci::use(below), soci::use(below2);
+    sql << "INSERT INTO sqlite_sequence (name, seq) SELECT 'channels', :b WHERE NOT EXISTS"
+           " (SELECT 1 FROM sqlite_sequence WHERE name = 'channels')",
+      soci::use(below3);
+  },
 };
 
 #ifdef PARLEY_HAVE_SOCI_POSTGRESQL
@@ -236,6 +250,19 @@ const sql_dialect postgresql_dialect{
     long long id = 0;
     sql << "SELECT currval(pg_get_serial_sequence('channels', 'channel_id'))", soci::into(id);
     return id;
+  },
+  [](soci::session& sql, long long first) {
+    // NULL until the sequence is first used.
+    long long last = 0;
+    soci::indicator ind = soci::i_null;
+    sql << "SELECT pg_sequence_last_value("
+           "CAST(pg_get_serial_sequence('channels', 'channel_id') AS regclass))",
+      soci::into(last, ind);
+    if (ind == soci::i_ok && last >= first - 1)
+      return;
+    long long below = first - 1, set = 0;
+    sql << "SELECT setval(pg_get_serial_sequence('channels', 'channel_id'), :b)",
+      soci::use(below), soci::into(set);
   },
 };
 #endif
@@ -331,6 +358,11 @@ const sql_dialect mysql_dialect{
     long long id = 0;
     sql << "SELECT LAST_INSERT_ID()", soci::into(id);
     return id;
+  },
+  [](soci::session& sql, long long first) {
+    // InnoDB raises a value at or below MAX(channel_id) to MAX + 1: it never lowers past a
+    // stored id. (DDL: commits implicitly.)
+    sql << "ALTER TABLE channels AUTO_INCREMENT = " + std::to_string(first);
   },
 };
 #endif
@@ -446,8 +478,11 @@ std::string message_columns(const sql_dialect& d) {
          + d.ts_out("ts");
 }
 
-/// Echoes a connection string with any password hidden.
-std::string describe(const std::string& connection) {
+constexpr size_t max_client_msg_id = 64; // DESIGN.md "Rules": 1 ... 64 characters
+
+} // namespace
+
+std::string redact_connection(const std::string& connection) {
   auto pos = connection.find("password=");
   if (pos == std::string::npos)
     return connection;
@@ -456,14 +491,21 @@ std::string describe(const std::string& connection) {
          + (end == std::string::npos ? "" : connection.substr(end));
 }
 
-constexpr size_t max_client_msg_id = 64; // DESIGN.md "Rules": 1 ... 64 characters
-
-} // namespace
-
 // -- construction ----------------------------------------------------------------
 
-soci_store::soci_store(std::unique_ptr<soci::session> sql, const sql_dialect& dialect)
-  : sql_(std::move(sql)), dialect_(dialect) {
+soci_store::soci_store(std::unique_ptr<soci::session> sql, const sql_dialect& dialect,
+                       size_t shard)
+  : sql_(std::move(sql)), dialect_(dialect), shard_(shard) {
+}
+
+long long soci_store::checked_channel_id(long long allocated) const {
+  auto id = static_cast<uint64_t>(allocated);
+  if (allocated <= 0 || id < shard_map::first_channel(shard_).value
+      || id > shard_map::last_channel(shard_).value)
+    throw invalid_request("allocated channel id " + std::to_string(allocated)
+                          + " is outside the id range of storage shard " + std::to_string(shard_)
+                          + " (range exhausted?)");
+  return allocated;
 }
 
 soci_store::~soci_store() = default;
@@ -480,7 +522,7 @@ caf::expected<parsed_connection> parse_connection(const std::string& connection)
   auto sep = connection.find("://");
   if (sep == std::string::npos || sep == 0)
     return make_error(errc::invalid, "storage connection must look like backend://parameters, got '"
-                                       + describe(connection) + "'");
+                                       + redact_connection(connection) + "'");
   auto backend = std::string_view{connection}.substr(0, sep);
   parsed_connection parsed;
   parsed.parameters = connection.substr(sep + 3);
@@ -504,12 +546,15 @@ std::unique_ptr<soci::session> connect(const parsed_connection& parsed) {
 } // namespace
 
 caf::expected<std::unique_ptr<soci_store>> open_soci_store(const std::string& connection,
-                                                           sync_mode mode) {
+                                                           sync_mode mode, size_t shard) {
+  if (shard >= shard_map::max_shards)
+    return make_error(errc::invalid, "storage shard index " + std::to_string(shard)
+                                       + " is beyond the channel id space");
   auto parsed = parse_connection(connection);
   if (!parsed)
     return std::move(parsed.error());
   using result = caf::expected<std::unique_ptr<soci_store>>;
-  auto context = "open " + describe(connection);
+  auto context = "open " + redact_connection(connection);
   return guarded(context.c_str(), [&]() -> result {
     auto& dialect = *parsed->dialect;
     auto sql = connect(*parsed);
@@ -518,8 +563,25 @@ caf::expected<std::unique_ptr<soci_store>> open_soci_store(const std::string& co
     write_transaction tx{*sql, dialect};
     for (auto& statement : dialect.ddl)
       *sql << statement;
+    // The shard's channel id range (storage/shard_map.hpp): a database holding ids of another
+    // range belongs to another index, so the shard list was reordered — refuse it, since its
+    // workspaces would be looked for elsewhere.
+    auto first = static_cast<long long>(shard_map::first_channel(shard).value);
+    auto last = static_cast<long long>(shard_map::last_channel(shard).value);
+    long long lo = 0, hi = 0;
+    *sql << "SELECT COALESCE(MIN(channel_id), 0), COALESCE(MAX(channel_id), 0) FROM channels",
+      soci::into(lo), soci::into(hi);
+    if (hi != 0 && (lo < first || hi > last))
+      throw invalid_request("this database holds channel ids C" + std::to_string(lo) + " ... C"
+                            + std::to_string(hi) + " of storage shard "
+                            + std::to_string(shard_map::shard_of_channel(channel_id{
+                              static_cast<uint64_t>(lo)}))
+                            + ", not of shard " + std::to_string(shard)
+                            + ": a shard must keep its index in the configuration");
+    if (hi == 0 && first > 1)
+      dialect.reserve_channel_ids(*sql, first);
     tx.commit();
-    return std::unique_ptr<soci_store>{new soci_store(std::move(sql), dialect)};
+    return std::unique_ptr<soci_store>{new soci_store(std::move(sql), dialect, shard)};
   });
 }
 
@@ -527,7 +589,7 @@ caf::error execute_sql(const std::string& connection, const std::vector<std::str
   auto parsed = parse_connection(connection);
   if (!parsed)
     return std::move(parsed.error());
-  auto context = "execute_sql on " + describe(connection);
+  auto context = "execute_sql on " + redact_connection(connection);
   auto done = guarded(context.c_str(), [&]() -> caf::expected<void> {
     auto sql = connect(*parsed);
     for (auto& statement : statements)
@@ -541,7 +603,7 @@ caf::expected<long long> query_integer(const std::string& connection, const std:
   auto parsed = parse_connection(connection);
   if (!parsed)
     return std::move(parsed.error());
-  auto context = "query_integer on " + describe(connection);
+  auto context = "query_integer on " + redact_connection(connection);
   return guarded(context.c_str(), [&]() -> caf::expected<long long> {
     auto sql = connect(*parsed);
     long long value = 0;
@@ -719,7 +781,7 @@ caf::expected<channel_id> soci_store::create_channel(workspace_id workspace,
     *sql_ << "INSERT INTO channels (workspace_id, name, dm_key, created_at)"
              " VALUES (:w, :n, NULL, " + dialect_.ts_in(":t") + ")",
       soci::use(w), soci::use(name), soci::use(now);
-    long long c = dialect_.last_channel_id(*sql_);
+    long long c = checked_channel_id(dialect_.last_channel_id(*sql_));
     long long u = 0;
     soci::statement insert
       = (sql_->prepare << dialect_.insert_ignore(
@@ -773,7 +835,7 @@ caf::expected<channel_id> soci_store::open_dm(workspace_id workspace, user_id a,
       tx.commit();
       return channel_id{static_cast<uint64_t>(c)};
     }
-    c = dialect_.last_channel_id(*sql_);
+    c = checked_channel_id(dialect_.last_channel_id(*sql_));
     long long u = 0;
     soci::statement add
       = (sql_->prepare << dialect_.insert_ignore(

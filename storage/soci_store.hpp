@@ -90,15 +90,19 @@ public:
 
 private:
   friend caf::expected<std::unique_ptr<soci_store>>
-  open_soci_store(const std::string& connection, sync_mode mode);
+  open_soci_store(const std::string& connection, sync_mode mode, size_t shard);
 
-  soci_store(std::unique_ptr<soci::session> sql, const sql_dialect& dialect);
+  soci_store(std::unique_ptr<soci::session> sql, const sql_dialect& dialect, size_t shard);
+
+  /// Fails the transaction unless a freshly allocated channel id is in this shard's range.
+  long long checked_channel_id(long long allocated) const;
 
   std::optional<chat_message> select_sent(long long workspace, long long user,
                                           const std::string& client_msg_id);
 
   std::unique_ptr<soci::session> sql_;
   const sql_dialect& dialect_;
+  size_t shard_; // allocates channel ids in shard_map::first_channel ... last_channel(shard_)
 };
 
 /// Opens a store from a SOCI connection string, applies the backend's durability settings
@@ -109,9 +113,16 @@ private:
 /// (the parameters after "://" go to the SOCI backend unchanged). On PostgreSQL both modes
 /// commit with synchronous_commit=on; on MySQL the flush per commit is the server's
 /// innodb_flush_log_at_trx_commit, and `full` fails unless it is 1.
-/// Fails with `errc::invalid` for a malformed string or a backend not linked into this build.
+/// `shard` is the database's index in the shard list (storage/shard_map.hpp): new channels get
+/// ids in that shard's range, and a database already holding channel ids of another index is
+/// refused (the shard list was reordered).
+/// Fails with `errc::invalid` for a malformed string, a backend not linked into this build, a
+/// shard index beyond the id space or a database of another shard index.
 caf::expected<std::unique_ptr<soci_store>> open_soci_store(const std::string& connection,
-                                                           sync_mode mode);
+                                                           sync_mode mode, size_t shard = 0);
+
+/// `connection` with any `password=...` replaced by `password=***`, for logs and errors.
+std::string redact_connection(const std::string& connection);
 
 /// Runs `statements` one by one in autocommit mode on a new session of `connection`, without
 /// the store's settings or schema: for administration and fixtures (CREATE DATABASE, ...).
