@@ -83,11 +83,30 @@ TEST_CASE("runs above the per-process cap are split into workers", "[bench][work
   p = plan_processes(fanout_options(300, 16000, "ws", 3), 20000);
   CHECK(p.workers == 0);
   CHECK(p.publishers == 3);
+}
+
+TEST_CASE("throughput is split into workers that hold whole channels", "[bench][workers]") {
   options t;
   t.mode = "throughput";
-  t.channels = 100;
-  t.members = 200;
+  t.channels = 10000;
+  t.members = 5;
   t.per_worker = 16000;
+  // The standard 50K scenario: 3,200 channels (16,000 clients) per worker.
+  auto p = plan_processes(t, 20000);
+  CHECK(p.error.empty());
+  CHECK(p.workers == 4);
+  CHECK(split(0, t.channels, p.workers).back().count * t.members <= p.per_process);
+  // A per-worker cap that is not a multiple of the channel size rounds down to whole channels.
+  t.channels = 9;
+  t.members = 4;
+  t.per_worker = 14;
+  CHECK(plan_processes(t, 20000).workers == 3);
+  // Small runs stay in one process.
+  t.per_worker = 16000;
+  CHECK(plan_processes(t, 20000).workers == 0);
+  // A channel larger than one process can hold cannot be split.
+  t.channels = 2;
+  t.members = 30000;
   CHECK_FALSE(plan_processes(t, 20000).error.empty());
 }
 

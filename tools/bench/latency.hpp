@@ -30,6 +30,9 @@ public:
 
   size_t size() const { return samples_.size(); }
   size_t dropped() const { return dropped_; }
+  const std::vector<int64_t>& samples() const { return samples_; }
+  /// Samples another process dropped at its cap (merging workers' recorders).
+  void add_dropped(size_t n) { dropped_ += n; }
   void clear() { samples_.clear(); dropped_ = 0; }
 
   /// Sorts the samples (nearest-rank percentiles) and summarizes them.

@@ -70,7 +70,11 @@ int main(int argc, char** argv) {
   std::unique_ptr<worker_pool> pool;
   try {
     // Fork before any io_context or socket exists: each worker builds its own.
-    if (workers > 0)
+    if (workers > 0 && o.mode == "throughput")
+      pool = std::make_unique<worker_pool>(
+        split(0, o.channels, workers),  // slices of channels
+        [&o](size_t i, slice s, worker_pipes p) { return run_throughput_worker(o, i, s, p); });
+    else if (workers > 0)
       pool = std::make_unique<worker_pool>(
         split(plan.publishers, clients, workers),
         [&o](size_t i, slice s, worker_pipes p) { return run_member_worker(o, i, s, p); });
@@ -91,7 +95,7 @@ int main(int argc, char** argv) {
                 workers);
     ojson result;
     if (o.mode == "throughput")
-      result = run_throughput(o, admin.get());
+      result = run_throughput(o, admin.get(), pool.get());
     else if (o.mode == "fanout")
       result = run_fanout(o, admin.get(), pool.get());
     else

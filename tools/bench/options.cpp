@@ -105,14 +105,18 @@ std::string usage_text() {
          "  ws        JSON join/send/ack/msg frames (bench/peers/ws-server.js).\n"
          "            Peer processes share no rooms: with several --node, fanout's publisher\n"
          "            holds one connection per process and sends each message to every\n"
-         "            process (recorded as \"publish\" in the JSON). throughput against a peer\n"
-         "            takes one --node.\n"
+         "            process (recorded as \"publish\" in the JSON). throughput puts each room\n"
+         "            (all its members and senders) on one peer process, round robin.\n"
          "\n"
          "workers: above --per-worker clients the tool forks ceil(N / per-worker) workers before\n"
          "  opening any socket; each connects its slice (--connect-rate and --max-pending are\n"
          "  shared out) and reports over a pipe; fanout's publisher stays in the parent and sends\n"
          "  message k+1 only after every worker saw message k everywhere (plus --pause-ms).\n"
-         "  fanout and idle use workers; throughput runs in one process.\n"
+         "  throughput splits by channel: each worker holds whole channels (members and their\n"
+         "  senders, --senders shared out in proportion) and checks its own deliveries; the parent\n"
+         "  creates the channels (one POST each, 4 keep-alive connections), starts every worker's\n"
+         "  send window at one common time once all settled, and merges counts, latency samples\n"
+         "  (exact percentiles) and errors; node CPU covers that common window.\n"
          "  Ephemeral ports: one source address reaches ~28K connections per node; past that,\n"
          "  clients bind 127.0.0.1, .2, ... round robin (or pass --source-ip), or widen\n"
          "  net.ipv4.ip_local_port_range.\n"
@@ -224,8 +228,6 @@ options parse_options(int argc, char** argv) {
     throw usage_error("no admin token: set PARLEY_ADMIN_TOKEN or pass --admin-token");
   if (parley && o.secret.empty())
     throw usage_error("no JWT secret: set PARLEY_JWT_SECRET or pass --secret");
-  if (!parley && o.mode == "throughput" && o.nodes.size() > 1)
-    throw usage_error("throughput against a peer takes one --node (peer processes share no rooms)");
   if (o.members == 0)
     o.members = o.mode == "fanout" ? 1000 : 10;
   if (!channels_set)

@@ -15,10 +15,16 @@ process_plan plan_processes(const options& o, uint64_t fd_limit) {
   if (p.clients <= p.per_process)
     return p;
   if (o.mode == "throughput") {
-    p.error = "throughput runs in one process: " + std::to_string(p.clients)
-              + " connections exceed " + std::to_string(p.per_process)
-              + " (--per-worker, RLIMIT_NOFILE " + std::to_string(fd_limit)
-              + "); use fewer channels or members";
+    // Workers own whole channels, so each checks its own deliveries.
+    size_t per = o.members > 0 ? p.per_process / o.members : 0;
+    if (per == 0) {
+      p.error = "throughput workers hold whole channels: " + std::to_string(o.members)
+                + " members exceed " + std::to_string(p.per_process)
+                + " connections per process (--per-worker, RLIMIT_NOFILE "
+                + std::to_string(fd_limit) + ")";
+      return p;
+    }
+    p.workers = (o.channels + per - 1) / per;
     return p;
   }
   size_t rest = p.clients - p.publishers;

@@ -13,7 +13,8 @@ struct process_plan {
   size_t clients = 0;     // connections of the whole run
   size_t publishers = 0;  // fanout: connections the parent keeps when workers hold the rest
   size_t per_process = 0; // cap per process: --per-worker, bounded by the fd limit
-  size_t workers = 0;     // forked worker processes (0 = everything in this process)
+  size_t workers = 0;     // forked worker processes (0 = everything in this process);
+                          // throughput: each holds whole channels
   std::string error;      // set when the mode cannot be split
 };
 

@@ -7,8 +7,12 @@
 namespace parley::bench {
 
 /// K senders into C channels of S members for T seconds (DESIGN.md tiers: all push).
-/// `admin` is null for peer targets (rooms need no setup); throughput runs in one process.
-ojson run_throughput(const options& o, admin_api* admin);
+/// `admin` is null for peer targets (rooms need no setup). With `pool`, forked workers hold
+/// whole channels each and the parent synchronises the window and merges their results.
+ojson run_throughput(const options& o, admin_api* admin, worker_pool* pool);
+
+/// Body of a forked throughput worker: `s` is its range of channels.
+int run_throughput_worker(const options& o, size_t index, slice s, worker_pipes p);
 
 /// One channel of N members; M messages, each after the previous one reached everyone.
 /// With `pool`, the members beyond the publisher live in forked workers.

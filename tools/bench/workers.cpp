@@ -198,6 +198,7 @@ void worker_pool::on_record(size_t i, pipe_record r) {
     case record::connected: w.connected = parse(); break;
     case record::settled: w.settled = parse(); break;
     case record::final_stats: w.final_stats = parse(); break;
+    case record::samples: w.samples.push_back(std::move(r.body)); break;
     case record::done: {
       if (r.body.size() < sizeof(done_header))
         break;
@@ -252,6 +253,16 @@ bool worker_pool::all_done(uint64_t k) const {
     if (w.alive && !w.done.count(k))
       return false;
   return true;
+}
+
+std::vector<std::string> worker_pool::take_samples() {
+  std::vector<std::string> out;
+  for (auto& w : workers_) {
+    for (auto& s : w.samples)
+      out.push_back(std::move(s));
+    w.samples.clear();
+  }
+  return out;
 }
 
 std::vector<std::pair<done_header, std::vector<int64_t>>> worker_pool::take_done(uint64_t k) {

@@ -25,12 +25,14 @@ enum class record : uint32_t {
   start = 1,     // JSON: room, user_base, workers
   flush,         // u64 k: report message k now, complete or not
   quit,          // stop, send final_stats, exit
+  go,            // JSON: start_ns, end_ns of throughput's common send window
   // worker -> parent
   progress,      // JSON: ready, failed, pending (connect phase and closes)
   connected,     // JSON: the worker's connect report
   settled,       // JSON: settled flag
   done,          // done_header + int64 latencies (ns) of message k
   final_stats,   // JSON: counters, frames by kind, close reasons, CPU
+  samples,       // throughput latency samples (encode_samples), sent before final_stats
 };
 
 /// One record: type and body.
@@ -134,6 +136,9 @@ public:
   const std::vector<nlohmann::json> settled_reports() const { return collect(&worker::settled); }
   const std::vector<nlohmann::json> final_reports() const { return collect(&worker::final_stats); }
 
+  /// The `samples` records received so far, removed from the pool.
+  std::vector<std::string> take_samples();
+
   /// The `done` reports of message k (header + latencies), removed from the pool.
   std::vector<std::pair<done_header, std::vector<int64_t>>> take_done(uint64_t k);
 
@@ -149,6 +154,7 @@ private:
     nlohmann::json progress;
     std::optional<nlohmann::json> connected, settled, final_stats;
     std::map<uint64_t, std::pair<done_header, std::vector<int64_t>>> done;
+    std::vector<std::string> samples;
     std::unique_ptr<record_stream> stream;
   };
   void on_record(size_t w, pipe_record r);
