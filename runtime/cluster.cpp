@@ -3,6 +3,7 @@
 #include <set>
 
 #include <caf/io/middleman.hpp>
+#include <caf/openssl/manager.hpp>
 #include <caf/node_id.hpp>
 
 #include "actors/atoms.hpp"
@@ -38,6 +39,26 @@ void retry_later(cluster_actor self, size_t i) {
   l.backoff = std::min<caf::timespan>(l.backoff * 2, max_backoff);
 }
 
+/// Marks link i up with the peer's cluster actor and gateway.
+void link_up(cluster_actor self, size_t i, const caf::actor& remote, const caf::actor& gateway) {
+  auto& l = self->state.links[i];
+  l.connecting = false;
+  l.remote = remote;
+  l.up = true;
+  l.backoff = std::chrono::milliseconds(250);
+  self->monitor(remote);
+  self->state.node->nodes.set_peer(placement::peer{l.member.name, remote, gateway});
+  membership_changed(self, true);
+}
+
+/// Over TLS only one side of each pair dials (the smaller name): CAF 0.17's openssl module
+/// drops the BASP link when the two nodes also open a second connection to each other, so the
+/// other side waits for the dialler's hello and adopts that link.
+bool dials(cluster_actor self, size_t i) {
+  return !self->system().has_openssl_manager()
+         || self->state.node->nodes.self() < self->state.links[i].member.name;
+}
+
 void greet(cluster_actor self, size_t i, caf::actor remote) {
   auto& st = self->state;
   self->request(remote, connect_timeout, hello_atom::value, st.node->nodes.self(),
@@ -54,22 +75,20 @@ void greet(cluster_actor self, size_t i, caf::actor remote) {
           retry_later(self, i);
           return;
         }
-        l.remote = remote;
-        l.up = true;
-        l.backoff = std::chrono::milliseconds(250);
-        self->monitor(remote);
-        self->state.node->nodes.set_peer(placement::peer{name, remote, gateway});
-        membership_changed(self, true);
+        link_up(self, i, remote, gateway);
       },
       [=](caf::error&) { retry_later(self, i); });
 }
 
 void connect(cluster_actor self, size_t i) {
   auto& l = self->state.links[i];
-  if (l.up || l.connecting)
+  if (l.up || l.connecting || !dials(self, i))
     return;
   l.connecting = true;
-  auto mm = self->system().middleman().actor_handle();
+  // With cluster TLS configured the openssl module's middleman actor connects over TLS.
+  auto& sys = self->system();
+  auto mm = sys.has_openssl_manager() ? sys.openssl_manager().actor_handle()
+                                      : sys.middleman().actor_handle();
   self->request(mm, connect_timeout, caf::connect_atom::value, l.member.host,
                 l.member.basp_port)
     .then(
@@ -109,15 +128,24 @@ caf::behavior cluster(caf::stateful_actor<cluster_state>* self, node_ptr node,
   for (size_t i = 0; i < st.links.size(); ++i)
     connect(self, i);
   return {
-    [=](hello_atom, const std::string& name, const caf::actor&,
-        const caf::actor&) -> caf::result<std::string, caf::actor> {
-      // A peer (re)started: connect back now instead of waiting for the backoff.
+    [=](hello_atom, const std::string& name, const caf::actor& peer_cluster,
+        const caf::actor& gateway) -> caf::result<std::string, caf::actor> {
+      // A peer (re)started: connect back now instead of waiting for the backoff. A side that
+      // does not dial adopts the dialler's link instead; a new cluster actor means the peer
+      // restarted before its old link was seen down.
       auto& st = self->state;
-      for (size_t i = 0; i < st.links.size(); ++i)
-        if (st.links[i].member.name == name && !st.links[i].up) {
-          st.links[i].backoff = std::chrono::milliseconds(250);
+      for (size_t i = 0; i < st.links.size(); ++i) {
+        auto& l = st.links[i];
+        if (l.member.name != name)
+          continue;
+        if (!dials(self, i)) {
+          if (peer_cluster && (!l.up || l.remote != peer_cluster))
+            link_up(self, i, peer_cluster, gateway);
+        } else if (!l.up) {
+          l.backoff = std::chrono::milliseconds(250);
           connect(self, i);
         }
+      }
       return {st.node->nodes.self(), st.node->gateway};
     },
     [=](lookup_atom, channel_id ch) -> caf::result<caf::actor> {

@@ -4,6 +4,7 @@ set -euo pipefail
 packages=(
   build-essential cmake ninja-build pkg-config
   libcaf-dev libboost-dev libboost-system-dev libssl-dev
+  openssl  # scripts/dev-cert.sh and the TLS tests make throwaway certificates with it
   libsoci-dev libsqlite3-dev sqlite3
   nlohmann-json3-dev catch2 prometheus-cpp-dev
   python3 procps

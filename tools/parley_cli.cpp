@@ -44,13 +44,15 @@ commands:
       Send one message over REST; prints "C1 seq N ts T".
   tail [--node URL] --token JWT --workspace W1 --channel C1 [--after-seq N] [--count N]
       Print messages of a channel (backfill after N, then live) as "[seq] user: text".
-  inspect [--node URL ...] [--once] [--json] [--interval-ms 1000] [--admin-token T]
+  inspect [--node URL ...] [--once] [--json] [--interval-ms 1000] [--admin-token T] [--cacert PATH]
       Live top-like view of nodes, busiest channels and actors (admin token defaults to
       $PARLEY_ADMIN_TOKEN and adds the deepest mailboxes); --once prints one snapshot.
   help
       Show this text.
 
---node defaults to http://127.0.0.1:8080. Flags take "--flag value" or "--flag=value".
+--node defaults to http://127.0.0.1:8080; an https:// node's certificate is verified against
+the system CAs, or against --cacert PATH (PEM, e.g. the node's self-signed dev certificate),
+which every command taking --node accepts. Flags take "--flag value" or "--flag=value".
 )";
 
 /// A user-facing failure: printed as one line, exit status 1.
@@ -164,14 +166,28 @@ int64_t parse_ttl(const std::string& text) {
   return n;
 }
 
-std::string node_url(const flags& f) {
-  auto url = f.get_or("node", default_node);
+/// The node a command talks to: its URL and, for https://, whom to trust.
+struct node_target {
+  std::string url;
+  pc::tls_options tls;
+};
+
+node_target node_url(const flags& f) {
+  node_target node{f.get_or("node", default_node), {f.get_or("cacert", "")}};
   try {
-    parley::client::parse_base_url(url);
+    parley::client::parse_base_url(node.url);
   } catch (const std::invalid_argument& e) {
     throw cli_error(e.what());
   }
-  return url;
+  return node;
+}
+
+/// A transport failure, with a hint when the node's certificate was not trusted.
+cli_error transport_failure(const std::exception& e) {
+  std::string what = e.what();
+  if (what.find("certificate verify failed") != std::string::npos)
+    what += " (pass --cacert with the node's certificate or CA)";
+  return cli_error(what);
 }
 
 /// Describes a non-success HTTP reply in one line, with the server's {code, message} if any.
@@ -197,10 +213,17 @@ std::string describe_http_error(const pc::http_response& res) {
   return line;
 }
 
-json call(const std::string& node, const std::string& method, const std::string& target,
+json call(const node_target& node, const std::string& method, const std::string& target,
           const json& body, const std::string& bearer) {
-  auto res = pc::http_request(node, method, target, body.is_null() ? "" : body.dump(), bearer,
-                              10s);
+  pc::http_response res;
+  try {
+    res = pc::http_request(node.url, method, target, body.is_null() ? "" : body.dump(), bearer,
+                           10s, node.tls);
+  } catch (const pc::transport_error& e) {
+    throw transport_failure(e);
+  } catch (const std::invalid_argument& e) {
+    throw cli_error(e.what());
+  }
   if (res.status < 200 || res.status >= 300)
     throw cli_error(describe_http_error(res));
   if (res.body.empty())
@@ -246,7 +269,7 @@ int cmd_token(const std::vector<std::string>& args) {
 }
 
 int cmd_channel_create(const std::vector<std::string>& args) {
-  flags f(args, "channel create", {"node", "workspace", "name", "members", "admin-token"});
+  flags f(args, "channel create", {"node", "cacert", "workspace", "name", "members", "admin-token"});
   auto node = node_url(f);
   auto workspace = require_id<parley::workspace_id>(f.require("workspace"), "workspace");
   auto name = f.require("name");
@@ -261,7 +284,7 @@ int cmd_channel_create(const std::vector<std::string>& args) {
 }
 
 int cmd_channel_add_members(const std::vector<std::string>& args) {
-  flags f(args, "channel add-members", {"node", "channel", "users", "admin-token"});
+  flags f(args, "channel add-members", {"node", "cacert", "channel", "users", "admin-token"});
   auto node = node_url(f);
   auto channel = require_id<parley::channel_id>(f.require("channel"), "channel");
   auto users = split_users(f.require("users"));
@@ -273,7 +296,7 @@ int cmd_channel_add_members(const std::vector<std::string>& args) {
 }
 
 int cmd_send(const std::vector<std::string>& args) {
-  flags f(args, "send", {"node", "token", "channel", "text", "client-msg-id"});
+  flags f(args, "send", {"node", "cacert", "token", "channel", "text", "client-msg-id"});
   auto node = node_url(f);
   auto token = f.require("token");
   auto channel = require_id<parley::channel_id>(f.require("channel"), "channel");
@@ -299,7 +322,7 @@ void print_message(const json& m) {
 }
 
 int cmd_tail(const std::vector<std::string>& args) {
-  flags f(args, "tail", {"node", "token", "workspace", "channel", "after-seq", "count"});
+  flags f(args, "tail", {"node", "cacert", "token", "workspace", "channel", "after-seq", "count"});
   auto node = node_url(f);
   auto token = f.require("token");
   auto workspace = require_id<parley::workspace_id>(f.require("workspace"), "workspace");
@@ -311,9 +334,16 @@ int cmd_tail(const std::vector<std::string>& args) {
   if (count && *count == 0)
     return 0;
 
-  pc::ws_client ws;
+  pc::ws_client ws{node.tls};
   // JWTs are base64url and ids are alphanumeric, so the query needs no escaping.
-  auto up = ws.connect(node, "/v1/ws?token=" + token + "&workspace_id=" + workspace);
+  pc::upgrade_result up;
+  try {
+    up = ws.connect(node.url, "/v1/ws?token=" + token + "&workspace_id=" + workspace);
+  } catch (const pc::transport_error& e) {
+    throw transport_failure(e);
+  } catch (const std::invalid_argument& e) {
+    throw cli_error(e.what());
+  }
   if (!up.upgraded())
     throw cli_error("WebSocket upgrade refused: " +
                     describe_http_error(pc::http_response{up.status, up.body, up.headers}));

@@ -54,8 +54,24 @@ bool reap(pid_t pid, std::chrono::milliseconds within) {
 
 } // namespace
 
+namespace {
+
+/// The value of `--key V` or `--key=V` in `args`, or "".
+std::string flag_value(const std::vector<std::string>& args, const std::string& key) {
+  for (size_t i = 0; i < args.size(); ++i) {
+    if (args[i] == key && i + 1 < args.size())
+      return args[i + 1];
+    if (args[i].rfind(key + "=", 0) == 0)
+      return args[i].substr(key.size() + 1);
+  }
+  return {};
+}
+
+} // namespace
+
 node_process::node_process(std::vector<std::string> extra_args)
     : extra_args_(std::move(extra_args)), data_dir_(make_temp_dir()) {
+  tls_.ca_file = flag_value(extra_args_, "--tls.cert");
   start();
 }
 
@@ -63,6 +79,7 @@ node_process::node_process(const std::string& config_file, const std::string& na
                            std::string data_dir, std::vector<std::string> extra_args)
     : extra_args_(std::move(extra_args)), data_dir_(std::move(data_dir)), own_data_dir_(false),
       config_file_(config_file), node_name_(name) {
+  tls_.ca_file = flag_value(extra_args_, "--tls.cert");
   std::filesystem::create_directories(data_dir_);
   start();
 }
@@ -130,19 +147,20 @@ void node_process::start() {
   std::unique_lock<std::mutex> lock(mtx_);
   bool ready = cv_.wait_for(lock, 20s, [this] { return port_ != 0 || eof_; });
   bool listening = ready && port_ != 0;
+  auto scheme = scheme_;
   lock.unlock();
   if (!listening) {
     auto tail = log_tail();
     stop();
-    FAIL("parleyd did not print 'parleyd: listening on http://127.0.0.1:<port>' within 20 s"
+    FAIL("parleyd did not print 'parleyd: listening on http(s)://127.0.0.1:<port>' within 20 s"
          << (ready ? " (it exited)" : "") << "; its output:\n"
          << tail);
   }
-  base_url_ = "http://127.0.0.1:" + std::to_string(port_);
+  base_url_ = scheme + "://127.0.0.1:" + std::to_string(port_);
 }
 
 void node_process::reader(int fd) {
-  static const std::regex listening(R"(parleyd: listening on http://127\.0\.0\.1:(\d+))");
+  static const std::regex listening(R"(parleyd: listening on (https?)://127\.0\.0\.1:(\d+))");
   std::ofstream log(data_dir_ + "/parleyd.log", std::ios::app);
   std::string partial;
   char buf[4096];
@@ -162,7 +180,8 @@ void node_process::reader(int fd) {
       std::smatch m;
       std::lock_guard<std::mutex> guard(mtx_);
       if (port_ == 0 && std::regex_search(line, m, listening)) {
-        port_ = std::stoi(m[1].str());
+        scheme_ = m[1].str();
+        port_ = std::stoi(m[2].str());
         cv_.notify_all();
       }
       lines_.push_back(std::move(line));
@@ -259,7 +278,7 @@ std::string node_process::token(const std::string& user, const std::string& work
 client::http_response node_process::http(const std::string& method, const std::string& target,
                                           const std::string& body,
                                           const std::string& bearer) const {
-  return client::http_request(base_url_, method, target, body, bearer, 10s);
+  return client::http_request(base_url_, method, target, body, bearer, 10s, tls_);
 }
 
 std::string node_process::create_channel(const std::string& workspace, const std::string& name,
@@ -311,7 +330,7 @@ std::string ws_target(const std::string& token, const std::string& workspace) {
 
 client::ws_client open_socket(const node_process& node, const std::string& user,
                               const std::string& workspace) {
-  client::ws_client ws;
+  client::ws_client ws{node.tls()};
   auto up = ws.connect(node.base_url(), ws_target(node_process::token(user, workspace), workspace));
   INFO("upgrade as " << user << " in " << workspace << " -> " << up.status << " " << up.body);
   REQUIRE(up.status == 101);

@@ -24,8 +24,9 @@ inline const std::string test_admin_token = "integration-admin-token-abcdef";
 /// A real `parleyd` process on a fresh data directory and a free port.
 ///
 /// Starts in the constructor and waits (20 s at most) for
-/// `parleyd: listening on http://127.0.0.1:<port>`; the node's stdout and stderr go to
-/// `<data dir>/parleyd.log`. Stops with SIGTERM, then SIGKILL after 5 s, in the destructor.
+/// `parleyd: listening on http(s)://127.0.0.1:<port>`; the node's stdout and stderr go to
+/// `<data dir>/parleyd.log`. A node started with `--tls.cert FILE` serves https:// and the
+/// helpers below trust FILE. Stops with SIGTERM, then SIGKILL after 5 s, in the destructor.
 class node_process {
 public:
   /// Starts parleyd with `--data-dir <temp> --http-port 0` plus `extra_args`.
@@ -40,8 +41,11 @@ public:
   node_process(const node_process&) = delete;
   node_process& operator=(const node_process&) = delete;
 
-  /// "http://127.0.0.1:<port>" of the running process.
+  /// "http://127.0.0.1:<port>" (or https://) of the running process.
   const std::string& base_url() const { return base_url_; }
+
+  /// What clients of this node trust: the `--tls.cert` file it was started with, if any.
+  const client::tls_options& tls() const { return tls_; }
 
   /// The process id of the running node.
   pid_t pid() const { return pid_; }
@@ -101,11 +105,13 @@ private:
   std::string config_file_;  // cluster node: --config FILE --node NAME
   std::string node_name_;
   std::string base_url_;
+  client::tls_options tls_;
   pid_t pid_ = -1;
   std::thread reader_;
   mutable std::mutex mtx_;
   mutable std::condition_variable cv_;
   int port_ = 0;
+  std::string scheme_; // of the listening line: http or https
   bool eof_ = false;
   std::vector<std::string> lines_;
   uint64_t lines_dropped_ = 0; // lines erased from the front of lines_

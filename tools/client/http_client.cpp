@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cctype>
+#include <type_traits>
 
 #include <boost/asio/connect.hpp>
 #include <boost/asio/io_context.hpp>
@@ -30,7 +31,8 @@ std::string lower(std::string s) {
 
 http_response http_request(const std::string& base_url, const std::string& method,
                            const std::string& target, const std::string& body,
-                           const std::string& bearer, std::chrono::milliseconds timeout) {
+                           const std::string& bearer, std::chrono::milliseconds timeout,
+                           const tls_options& tls) {
   auto ep = parse_base_url(base_url);
   auto verb = http::string_to_verb(method);
   if (verb == http::verb::unknown)
@@ -52,49 +54,72 @@ http_response http_request(const std::string& base_url, const std::string& metho
   // as an async chain on a private io_context; the one deadline covers every step.
   net::io_context ioc;
   tcp::resolver resolver{ioc};
-  beast::tcp_stream stream{ioc};
   beast::flat_buffer buffer;
   http::response<http::string_body> res;
-  beast::error_code failure;
+  std::string failure;
   std::string failed_step;
   bool done = false;
-  auto fail = [&](beast::error_code ec, const char* step) {
-    failure = ec;
+  auto fail = [&](std::string why, const char* step) {
+    failure = std::move(why);
     failed_step = step;
     done = true;
   };
+  auto describe = [](beast::error_code ec) {
+    return ec == beast::error::timeout ? std::string("timed out") : ec.message();
+  };
 
-  stream.expires_after(timeout);
-  resolver.async_resolve(ep.host, ep.port, [&](beast::error_code ec,
-                                               tcp::resolver::results_type results) {
-    if (ec)
-      return fail(ec, "resolve");
-    stream.async_connect(results, [&](beast::error_code ec, const tcp::endpoint&) {
-      if (ec)
-        return fail(ec, "connect to");
+  // connect -> (TLS handshake) -> write -> read, on a plain or a TLS stream.
+  auto exchange = [&](auto& stream) {
+    auto& tcp_layer = beast::get_lowest_layer(stream);
+    auto send = [&] {
       http::async_write(stream, req, [&](beast::error_code ec, std::size_t) {
         if (ec)
-          return fail(ec, "send request to");
+          return fail(describe(ec), "send request to");
         http::async_read(stream, buffer, res, [&](beast::error_code ec, std::size_t) {
           if (ec)
-            return fail(ec, "read reply from");
+            return fail(describe(ec), "read reply from");
           done = true;
           beast::error_code ignored;
-          stream.socket().shutdown(tcp::socket::shutdown_both, ignored);
+          tcp_layer.socket().shutdown(tcp::socket::shutdown_both, ignored);
         });
       });
+    };
+    tcp_layer.expires_after(timeout);
+    resolver.async_resolve(ep.host, ep.port, [&](beast::error_code ec,
+                                                 tcp::resolver::results_type results) {
+      if (ec)
+        return fail(describe(ec), "resolve");
+      tcp_layer.async_connect(results, [&](beast::error_code ec, const tcp::endpoint&) {
+        if (ec)
+          return fail(describe(ec), "connect to");
+        if constexpr (std::is_same_v<std::decay_t<decltype(stream)>, tls_stream>) {
+          stream.async_handshake(net::ssl::stream_base::client, [&](beast::error_code ec) {
+            if (ec)
+              return fail(describe_handshake_failure(stream, ec), "complete TLS with");
+            send();
+          });
+        } else {
+          send();
+        }
+      });
     });
-  });
-  // The resolver has no deadline of its own; bound the whole run as a backstop.
-  ioc.run_for(timeout + std::chrono::milliseconds(500));
+    // The resolver has no deadline of its own; bound the whole run as a backstop.
+    ioc.run_for(timeout + std::chrono::milliseconds(500));
+  };
+  if (ep.tls) {
+    auto ctx = make_client_context(tls);
+    tls_stream stream{ioc, *ctx};
+    expect_host(stream, ep.host);
+    exchange(stream);
+  } else {
+    beast::tcp_stream stream{ioc};
+    exchange(stream);
+  }
   if (!done)
     throw transport_error("cannot reach " + ep.host_header() + ": timed out");
 
-  if (failure) {
-    auto what = failure == beast::error::timeout ? std::string("timed out")
-                                                  : failure.message();
-    throw transport_error("cannot " + failed_step + " " + ep.host_header() + ": " + what);
-  }
+  if (!failure.empty())
+    throw transport_error("cannot " + failed_step + " " + ep.host_header() + ": " + failure);
   http_response out;
   out.status = static_cast<int>(res.result_int());
   out.body = std::move(res.body());

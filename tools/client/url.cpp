@@ -5,22 +5,25 @@
 namespace parley::client {
 
 endpoint parse_base_url(const std::string& base_url) {
-  const std::string scheme = "http://";
   auto fail = [&](const char* why) {
     return std::invalid_argument("bad node URL '" + base_url + "': " + why);
   };
-  if (base_url.compare(0, scheme.size(), scheme) != 0)
-    throw fail("expected http://host:port");
-  std::string rest = base_url.substr(scheme.size());
+  auto sep = base_url.find("://");
+  auto scheme = sep == std::string::npos ? std::string() : base_url.substr(0, sep);
+  endpoint ep;
+  if (scheme == "https" || scheme == "wss")
+    ep.tls = true;
+  else if (scheme != "http" && scheme != "ws")
+    throw fail("expected http://host:port or https://host:port");
+  std::string rest = base_url.substr(sep + 3);
   if (!rest.empty() && rest.back() == '/')
     rest.pop_back();
   if (rest.find('/') != std::string::npos)
     throw fail("a node URL has no path");
-  endpoint ep;
   auto colon = rest.rfind(':');
   if (colon == std::string::npos) {
     ep.host = rest;
-    ep.port = "80";
+    ep.port = ep.tls ? "443" : "80";
   } else {
     ep.host = rest.substr(0, colon);
     ep.port = rest.substr(colon + 1);

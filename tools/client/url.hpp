@@ -8,12 +8,14 @@ namespace parley::client {
 struct endpoint {
   std::string host;
   std::string port;
+  bool tls = false; // https:// or wss://
 
   /// Renders "host:port", the value of the HTTP Host header.
   std::string host_header() const { return host + ":" + port; }
 };
 
-/// Parses "http://host[:port][/]" (port defaults to 80); throws std::invalid_argument otherwise.
+/// Parses "<scheme>://host[:port][/]" with scheme http or ws (port defaults to 80) or https
+/// or wss (TLS; port defaults to 443); throws std::invalid_argument otherwise.
 endpoint parse_base_url(const std::string& base_url);
 
 } // namespace parley::client

@@ -3,6 +3,8 @@
 #include <algorithm>
 #include <cctype>
 #include <deque>
+#include <type_traits>
+#include <variant>
 
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
@@ -10,6 +12,7 @@
 #include <boost/beast/http.hpp>
 #include <boost/beast/websocket.hpp>
 
+#include "tools/client/tls.hpp"
 #include "tools/client/url.hpp"
 
 namespace parley::client {
@@ -36,8 +39,13 @@ std::string describe(beast::error_code ec) {
 } // namespace
 
 struct ws_client::impl {
+  using plain_ws = websocket::stream<beast::tcp_stream>;
+  using tls_ws = websocket::stream<tls_stream>;
+
   net::io_context ioc;
-  websocket::stream<beast::tcp_stream> ws{ioc};
+  tls_options tls;
+  std::shared_ptr<net::ssl::context> ssl_ctx; // outlives the stream
+  std::variant<std::monostate, plain_ws, tls_ws> ws; // chosen by connect() from the URL
   beast::flat_buffer rbuf;
   std::deque<std::string> inbox;
   int pending = 0;      // outstanding async operations
@@ -47,6 +55,22 @@ struct ws_client::impl {
   std::optional<int> code;
   std::string reason;
   std::string error;
+
+  /// Connect, TLS handshake (wss), upgrade on `ws`; see ws_client::connect.
+  template <class WebSocket>
+  upgrade_result connect_on(WebSocket& ws, const endpoint& ep, const std::string& target,
+                            const headers& extra_headers, std::chrono::milliseconds timeout);
+
+  /// Calls `f` with the WebSocket stream, plain or TLS; does nothing before connect().
+  template <class F>
+  void with_ws(F&& f) {
+    std::visit(
+      [&](auto& w) {
+        if constexpr (!std::is_same_v<std::decay_t<decltype(w)>, std::monostate>)
+          f(w);
+      },
+      ws);
+  }
 
   /// Runs handlers until `done` holds, the deadline passes or no work is left.
   template <class Done>
@@ -68,9 +92,11 @@ struct ws_client::impl {
     ended = true;
     // A close frame read before the failure still tells why the server closed (the server
     // may reset the connection while a large write is in flight, e.g. after 1009).
-    if (ec == websocket::error::closed || ws.reason().code != websocket::close_code::none) {
-      code = static_cast<int>(ws.reason().code);
-      reason = std::string(ws.reason().reason.c_str());
+    websocket::close_reason why;
+    with_ws([&](auto& w) { why = w.reason(); });
+    if (ec == websocket::error::closed || why.code != websocket::close_code::none) {
+      code = static_cast<int>(why.code);
+      reason = std::string(why.reason.c_str());
     } else if (error.empty()) {
       error = ec.message();
     }
@@ -81,20 +107,24 @@ struct ws_client::impl {
       return;
     reading = true;
     ++pending;
-    ws.async_read(rbuf, [this](beast::error_code ec, std::size_t) {
-      --pending;
-      reading = false;
-      if (ec)
-        return on_end(ec);
-      inbox.push_back(beast::buffers_to_string(rbuf.data()));
-      rbuf.consume(rbuf.size());
+    with_ws([&](auto& w) {
+      w.async_read(rbuf, [this](beast::error_code ec, std::size_t) {
+        --pending;
+        reading = false;
+        if (ec)
+          return on_end(ec);
+        inbox.push_back(beast::buffers_to_string(rbuf.data()));
+        rbuf.consume(rbuf.size());
+      });
     });
   }
 
   void hard_close() {
-    beast::error_code ignored;
-    beast::get_lowest_layer(ws).socket().shutdown(tcp::socket::shutdown_both, ignored);
-    beast::get_lowest_layer(ws).close();
+    with_ws([](auto& w) {
+      beast::error_code ignored;
+      beast::get_lowest_layer(w).socket().shutdown(tcp::socket::shutdown_both, ignored);
+      beast::get_lowest_layer(w).close();
+    });
     // Let cancelled handlers run so no handler outlives this state.
     if (ioc.stopped())
       ioc.restart();
@@ -106,18 +136,20 @@ struct ws_client::impl {
   void write(std::string_view bytes, bool text, std::chrono::milliseconds timeout) {
     if (!open)
       throw transport_error(ended ? "connection closed" : "not connected");
-    ws.text(text);
+    with_ws([&](auto& w) { w.text(text); });
     // Keep a read pending while writing, so a close frame the server sends meanwhile is seen.
     start_read();
     bool done = false;
     beast::error_code result;
     ++pending;
-    ws.async_write(net::buffer(bytes.data(), bytes.size()),
-                   [&](beast::error_code ec, std::size_t) {
-                     --pending;
-                     done = true;
-                     result = ec;
-                   });
+    with_ws([&](auto& w) {
+      w.async_write(net::buffer(bytes.data(), bytes.size()),
+                    [&](beast::error_code ec, std::size_t) {
+                      --pending;
+                      done = true;
+                      result = ec;
+                    });
+    });
     if (!run_until([&] { return done; }, clock_type::now() + timeout)) {
       hard_close();
       throw transport_error("send timed out");
@@ -132,6 +164,10 @@ struct ws_client::impl {
 };
 
 ws_client::ws_client() : impl_(std::make_unique<impl>()) {}
+
+ws_client::ws_client(tls_options tls) : impl_(std::make_unique<impl>()) {
+  impl_->tls = std::move(tls);
+}
 
 ws_client::~ws_client() {
   if (impl_ && impl_->open) {
@@ -153,18 +189,37 @@ upgrade_result ws_client::connect(const std::string& base_url, const std::string
   if (s.open || s.ended)
     throw std::logic_error("ws_client::connect called twice");
   auto ep = parse_base_url(base_url);
-  s.ws.set_option(websocket::stream_base::decorator([extra_headers](websocket::request_type& req) {
+  if (ep.tls) {
+    s.ssl_ctx = make_client_context(s.tls);
+    auto& w = s.ws.emplace<impl::tls_ws>(s.ioc, *s.ssl_ctx);
+    expect_host(w.next_layer(), ep.host);
+  } else {
+    s.ws.emplace<impl::plain_ws>(s.ioc);
+  }
+  upgrade_result out;
+  s.with_ws([&](auto& w) { out = s.connect_on(w, ep, target, extra_headers, timeout); });
+  return out;
+}
+
+template <class WebSocket>
+upgrade_result ws_client::impl::connect_on(WebSocket& ws, const endpoint& ep,
+                                           const std::string& target,
+                                           const headers& extra_headers,
+                                           std::chrono::milliseconds timeout) {
+  auto& s = *this;
+  ws.set_option(websocket::stream_base::decorator([extra_headers](websocket::request_type& req) {
     req.set(http::field::user_agent, "parley-client");
     for (const auto& [name, value] : extra_headers)
       req.set(name, value);
   }));
-  s.ws.auto_fragment(false);
-  s.ws.read_message_max(64 * 1024 * 1024);
+  ws.auto_fragment(false);
+  ws.read_message_max(64 * 1024 * 1024);
 
   tcp::resolver resolver{s.ioc};
   websocket::response_type res;
   beast::error_code failure;
   std::string step;
+  std::string tls_failure;
   bool done = false;
   auto finish = [&](beast::error_code ec, const char* what) {
     --s.pending;
@@ -172,21 +227,34 @@ upgrade_result ws_client::connect(const std::string& base_url, const std::string
     step = what;
     done = true;
   };
+  auto upgrade = [&] {
+    ws.async_handshake(res, ep.host_header(), target, [&](beast::error_code ec) {
+      finish(ec, "upgrade at");
+    });
+  };
 
   // The tcp_stream deadline covers connect and handshake; afterwards each call has its own.
-  beast::get_lowest_layer(s.ws).expires_after(timeout);
+  beast::get_lowest_layer(ws).expires_after(timeout);
   ++s.pending;
   resolver.async_resolve(ep.host, ep.port, [&](beast::error_code ec,
                                                  tcp::resolver::results_type results) {
     if (ec)
       return finish(ec, "resolve");
-    beast::get_lowest_layer(s.ws).async_connect(
+    beast::get_lowest_layer(ws).async_connect(
         results, [&](beast::error_code ec, const tcp::endpoint&) {
           if (ec)
             return finish(ec, "connect to");
-          s.ws.async_handshake(res, ep.host_header(), target, [&](beast::error_code ec) {
-            finish(ec, "upgrade at");
-          });
+          if constexpr (std::is_same_v<WebSocket, impl::tls_ws>) {
+            ws.next_layer().async_handshake(
+              net::ssl::stream_base::client, [&](beast::error_code ec) {
+                if (!ec)
+                  return upgrade();
+                tls_failure = describe_handshake_failure(ws.next_layer(), ec);
+                finish(ec, "complete TLS with");
+              });
+          } else {
+            upgrade();
+          }
         });
   });
   if (!s.run_until([&] { return done; },
@@ -198,7 +266,8 @@ upgrade_result ws_client::connect(const std::string& base_url, const std::string
   upgrade_result out;
   if (failure && failure != websocket::error::upgrade_declined) {
     s.hard_close();
-    throw transport_error("cannot " + step + " " + ep.host_header() + ": " + describe(failure));
+    throw transport_error("cannot " + step + " " + ep.host_header() + ": "
+                          + (tls_failure.empty() ? describe(failure) : tls_failure));
   }
   out.status = static_cast<int>(res.result_int());
   out.body = res.body();
@@ -210,12 +279,12 @@ upgrade_result ws_client::connect(const std::string& base_url, const std::string
       out.status = 0;
     return out;
   }
-  beast::get_lowest_layer(s.ws).expires_never();
+  beast::get_lowest_layer(ws).expires_never();
   websocket::stream_base::timeout opt{};
   opt.handshake_timeout = std::chrono::seconds(5); // bounds the close handshake
   opt.idle_timeout = websocket::stream_base::none();
   opt.keep_alive_pings = false;
-  s.ws.set_option(opt);
+  ws.set_option(opt);
   s.open = true;
   return out;
 }
@@ -239,12 +308,13 @@ void ws_client::ping(std::string_view payload, std::chrono::milliseconds timeout
   bool done = false;
   beast::error_code result;
   ++s.pending;
-  s.ws.async_ping(websocket::ping_data(payload.data(), payload.size()),
-                  [&](beast::error_code ec) {
-                    --s.pending;
-                    done = true;
-                    result = ec;
-                  });
+  s.with_ws([&](auto& w) {
+    w.async_ping(websocket::ping_data(payload.data(), payload.size()), [&](beast::error_code ec) {
+      --s.pending;
+      done = true;
+      result = ec;
+    });
+  });
   if (!s.run_until([&] { return done; }, clock_type::now() + timeout)) {
     s.hard_close();
     throw transport_error("ping timed out");
@@ -330,12 +400,14 @@ void ws_client::close(int code, std::chrono::milliseconds timeout) {
   bool done = false;
   beast::error_code result;
   ++s.pending;
-  s.ws.async_close(websocket::close_reason(static_cast<std::uint16_t>(code)),
-                   [&](beast::error_code ec) {
-                     --s.pending;
-                     done = true;
-                     result = ec;
-                   });
+  s.with_ws([&](auto& w) {
+    w.async_close(websocket::close_reason(static_cast<std::uint16_t>(code)),
+                  [&](beast::error_code ec) {
+                    --s.pending;
+                    done = true;
+                    result = ec;
+                  });
+  });
   bool finished = s.run_until([&] { return done; }, clock_type::now() + timeout);
   s.open = false;
   s.ended = true;

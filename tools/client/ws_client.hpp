@@ -13,6 +13,7 @@
 #include <nlohmann/json.hpp>
 
 #include "tools/client/http_client.hpp"
+#include "tools/client/tls.hpp"
 
 namespace parley::client {
 
@@ -36,11 +37,14 @@ public:
   using headers = std::vector<std::pair<std::string, std::string>>;
 
   ws_client();
+  /// A client for wss:// URLs that trusts the CA file of `tls` (see tls_options).
+  explicit ws_client(tls_options tls);
   ~ws_client();
   ws_client(ws_client&&) noexcept;
   ws_client& operator=(ws_client&&) noexcept;
 
-  /// Connects to `base_url` ("http://host:port") and requests the upgrade of `target`.
+  /// Connects to `base_url` ("http://host:port", or "https://" / "wss://" for TLS, the
+  /// certificate verified) and requests the upgrade of `target`.
   /// Returns the refusal status when the server declines; throws transport_error when the
   /// node is unreachable or the handshake fails otherwise.
   upgrade_result connect(const std::string& base_url, const std::string& target,
