@@ -1,6 +1,7 @@
 #include "actors/gateway.hpp"
 
 #include <algorithm>
+#include <iterator>
 
 #include <caf/event_based_actor.hpp>
 
@@ -43,14 +44,31 @@ void push(gateway_state& st, const delivery& d) {
   auto r = st.routes.find(d.channel);
   if (r == st.routes.end())
     return;
+  // message.new goes to each lane (Asio thread) in one batch; a node has only a few lanes.
+  std::vector<std::pair<sink_lane*, std::vector<sink_ptr>>> batches;
   for (auto conn : r->second) {
     auto& sink = st.connections[conn].sink;
-    if (d.kind == delivery_kind::message)
-      sink->push_message(d.frame.ptr, d.channel, d.seq, d.acked_ns);
-    else
-      sink->push_control(d.frame.ptr);
     ++st.pushes;
+    if (d.kind != delivery_kind::message) {
+      sink->push_control(d.frame.ptr);
+      continue;
+    }
+    auto* lane = sink->lane();
+    if (lane == nullptr) {
+      sink->push_message(d.frame.ptr, d.channel, d.seq, d.acked_ns);
+      continue;
+    }
+    auto b = std::find_if(batches.begin(), batches.end(),
+                          [lane](const auto& x) { return x.first == lane; });
+    if (b == batches.end()) {
+      batches.emplace_back(lane, std::vector<sink_ptr>{});
+      b = std::prev(batches.end());
+      b->second.reserve(r->second.size());
+    }
+    b->second.push_back(sink);
   }
+  for (auto& [lane, sinks] : batches)
+    lane->push_message(std::move(sinks), d.frame.ptr, d.channel, d.seq, d.acked_ns);
   st.node->counters.frames_pushed += r->second.size();
 }
 

@@ -12,6 +12,21 @@
 
 namespace parley {
 
+class outbound_sink;
+using sink_ptr = std::shared_ptr<outbound_sink>;
+
+/// The thread a group of sinks writes on (one Asio thread of the node). Fan-out hands a lane
+/// every local copy of one message at once: one cross-thread hop per lane instead of one per
+/// connection.
+class sink_lane {
+public:
+  virtual ~sink_lane() = default;
+
+  /// Pushes the frame to each of `sinks` (all of this lane) as their push_message would.
+  virtual void push_message(std::vector<sink_ptr> sinks, frame_ptr frame, channel_id channel,
+                            uint64_t seq, int64_t acked_ns) = 0;
+};
+
 /// The write side of one client connection, as seen by actors. Implementations are
 /// thread-safe and never block: the WebSocket session posts to its strand, tests record.
 class outbound_sink {
@@ -39,9 +54,10 @@ public:
 
   /// Writes what is queued, then closes with `code` (RFC 6455 section 7.4).
   virtual void close(uint16_t code, std::string reason) = 0;
-};
 
-using sink_ptr = std::shared_ptr<outbound_sink>;
+  /// The lane this sink writes on; null: fan-out pushes to it alone.
+  virtual sink_lane* lane() const { return nullptr; }
+};
 
 } // namespace parley
 

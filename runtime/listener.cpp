@@ -1,7 +1,6 @@
 #include "runtime/listener.hpp"
 
 
-#include <boost/asio/strand.hpp>
 
 #include "runtime/http_session.hpp"
 #include "runtime/log.hpp"
@@ -11,8 +10,9 @@ namespace parley {
 namespace net = boost::asio;
 using tcp = net::ip::tcp;
 
-listener::listener(net::io_context& ioc, const tcp::endpoint& endpoint, server_context& ctx)
-  : ioc_(ioc), acceptor_(ioc), backoff_(ioc), ctx_(ctx) {
+listener::listener(io_lanes& lanes, const tcp::endpoint& endpoint, server_context& ctx)
+  : lanes_(lanes), acceptor_(lanes.first().context()), backoff_(lanes.first().context()),
+    ctx_(ctx) {
   acceptor_.open(endpoint.protocol());
   acceptor_.set_option(net::socket_base::reuse_address(true));
   acceptor_.bind(endpoint);
@@ -36,7 +36,7 @@ void listener::stop() {
 }
 
 void listener::do_accept() {
-  acceptor_.async_accept(net::make_strand(ioc_), [self = shared_from_this()](
+  acceptor_.async_accept(lanes_.next().context(), [self = shared_from_this()](
                                                    boost::system::error_code ec, tcp::socket s) {
     if (ec == net::error::operation_aborted || !self->acceptor_.is_open())
       return;
@@ -57,7 +57,12 @@ void listener::do_accept() {
     }
     boost::system::error_code ignored;
     s.set_option(tcp::no_delay(true), ignored);
-    std::make_shared<http_session>(std::move(s), self->ctx_)->run();
+    if (self->ctx_.tls)
+      std::make_shared<http_session<tls_stream>>(tls_stream(std::move(s), *self->ctx_.tls),
+                                                  self->ctx_)
+        ->run();
+    else
+      std::make_shared<http_session<plain_stream>>(plain_stream(std::move(s)), self->ctx_)->run();
     self->do_accept();
   });
 }

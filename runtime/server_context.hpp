@@ -2,7 +2,10 @@
 
 #include <atomic>
 #include <cstdint>
+#include <memory>
 #include <string>
+
+#include <boost/asio/ssl/context.hpp>
 
 #include <caf/actor_system.hpp>
 
@@ -11,6 +14,7 @@
 
 namespace parley {
 
+class io_lanes;
 class rest_api;
 
 /// What the Beast listener and its sessions share with the actor side.
@@ -23,6 +27,8 @@ struct server_context {
   std::atomic<uint64_t> next_connection_id{1};
   std::atomic<uint64_t> rejected_connections{0};
   rest_api* rest = nullptr;
+  io_lanes* lanes = nullptr; // the Asio threads sessions run on (runtime/io_lanes.hpp)
+  std::shared_ptr<boost::asio::ssl::context> tls; // set: the listener serves TLS only
 
   server_context(caf::actor_system& sys, node_ptr n, node_config cfg)
     : system(sys), node(std::move(n)), config(std::move(cfg)) {}

@@ -1,5 +1,6 @@
 #include "runtime/ws_session.hpp"
 
+#include <boost/beast/websocket/ssl.hpp>
 #include <caf/send.hpp>
 
 #include "actors/atoms.hpp"
@@ -14,21 +15,28 @@ namespace net = boost::asio;
 /// DESIGN.md "Limits": a message (reassembled frames) over 64 KiB closes with 1009.
 constexpr size_t max_message_bytes = 64 * 1024;
 
-ws_session::ws_session(net::ip::tcp::socket&& socket, server_context& ctx, jwt_claims claims)
-  : ws_(std::move(socket)),
+/// Bytes read per step; most chat frames fit in one.
+constexpr size_t read_step_bytes = 512;
+
+template <class Stream>
+ws_session<Stream>::ws_session(Stream&& stream, server_context& ctx, jwt_claims claims)
+  : ws_(std::move(stream)),
     ctx_(ctx),
     claims_(claims),
     id_(ctx.next_connection_id++),
+    lane_(ctx.lanes ? ctx.lanes->lane_of(ws_.get_executor()) : nullptr),
     queue_(outbound_queue::limits{ctx.config.outbound_queue, 4u << 20}) {
   ++ctx_.open_connections;
   ctx_.node->metrics->connections_accepted->Increment();
 }
 
-ws_session::~ws_session() {
+template <class Stream>
+ws_session<Stream>::~ws_session() {
   --ctx_.open_connections;
 }
 
-void ws_session::run(request req) {
+template <class Stream>
+void ws_session<Stream>::run(request req) {
   ws_.set_option(websocket::stream_base::timeout::suggested(beast::role_type::server));
   ws_.read_message_max(max_message_bytes);
   ws_.auto_fragment(false);
@@ -44,7 +52,8 @@ void ws_session::run(request req) {
   ws_.async_accept(req, beast::bind_front_handler(&ws_session::on_accept, shared_from_this()));
 }
 
-void ws_session::on_accept(beast::error_code ec) {
+template <class Stream>
+void ws_session<Stream>::on_accept(beast::error_code ec) {
   if (ec)
     return;
   principal who{claims_.workspace, claims_.user};
@@ -53,11 +62,20 @@ void ws_session::on_accept(beast::error_code ec) {
   do_read();
 }
 
-void ws_session::do_read() {
-  ws_.async_read(buffer_, beast::bind_front_handler(&ws_session::on_read, shared_from_this()));
+template <class Stream>
+void ws_session<Stream>::do_read() {
+  // Reads in small steps: a whole-message read reserves 1.5 KiB in buffer_ while it waits,
+  // which an idle connection would hold forever.
+  ws_.async_read_some(buffer_, read_step_bytes,
+                      beast::bind_front_handler(&ws_session::on_read, shared_from_this()));
 }
 
-void ws_session::on_read(beast::error_code ec, size_t) {
+template <class Stream>
+void ws_session<Stream>::on_read(beast::error_code ec, size_t) {
+  if (!ec && !ws_.is_message_done()) {
+    do_read();
+    return;
+  }
   if (ec) {
     // Closed by the peer, by us, or failed (Beast already sent 1009 for an oversized message
     // and 1007 for invalid UTF-8 in a text message).
@@ -73,41 +91,52 @@ void ws_session::on_read(beast::error_code ec, size_t) {
   if (actor_ && !close_requested_)
     caf::anon_send(actor_, frame_atom::value, beast::buffers_to_string(buffer_.data()));
   buffer_.consume(buffer_.size());
+  if (buffer_.capacity() > read_step_bytes)
+    buffer_.shrink_to_fit(); // a large message's buffer is not kept
   do_read();
 }
 
-void ws_session::notify_closed() {
+template <class Stream>
+void ws_session<Stream>::notify_closed() {
   if (actor_) {
     caf::anon_send(actor_, closed_atom::value);
     actor_ = nullptr; // breaks the session <-> actor cycle
   }
 }
 
-// -- outbound_sink: every call hops onto the strand ----------------------------------------
+// -- outbound_sink: every call hops onto the session's lane ---------------------------------
 
-void ws_session::push_message(frame_ptr frame, channel_id channel, uint64_t seq) {
+template <class Stream>
+void ws_session<Stream>::push_message(frame_ptr frame, channel_id channel, uint64_t seq) {
   push_message(std::move(frame), channel, seq, 0);
 }
 
-void ws_session::push_message(frame_ptr frame, channel_id channel, uint64_t seq,
-                              int64_t acked_ns) {
+template <class Stream>
+void ws_session<Stream>::push_message(frame_ptr frame, channel_id channel, uint64_t seq,
+                                      int64_t acked_ns) {
   net::post(ws_.get_executor(),
             [self = shared_from_this(), frame = std::move(frame), channel, seq, acked_ns] {
-              if (self->close_requested_)
-                return;
-              if (self->queue_.push_message(frame, channel, seq)
-                  == outbound_queue::push_result::dropped_oldest)
-                self->ctx_.node->metrics->dropped_frames->Increment();
-              if (acked_ns != 0) {
-                self->stamps_.emplace_back(frame.get(), acked_ns);
-                if (self->stamps_.size() > self->ctx_.config.outbound_queue + 1)
-                  self->stamps_.pop_front();
-              }
-              self->maybe_write();
+              self->push_message_here(frame, channel, seq, acked_ns);
             });
 }
 
-void ws_session::observe_written(const frame_ptr& frame) {
+template <class Stream>
+void ws_session<Stream>::push_message_here(const frame_ptr& frame, channel_id channel,
+                                           uint64_t seq, int64_t acked_ns) {
+  if (close_requested_)
+    return;
+  if (queue_.push_message(frame, channel, seq) == outbound_queue::push_result::dropped_oldest)
+    ctx_.node->metrics->dropped_frames->Increment();
+  if (acked_ns != 0) {
+    stamps_.emplace_back(frame.get(), acked_ns);
+    if (stamps_.size() > ctx_.config.outbound_queue + 1)
+      stamps_.erase(stamps_.begin());
+  }
+  maybe_write();
+}
+
+template <class Stream>
+void ws_session<Stream>::observe_written(const frame_ptr& frame) {
   // Frames are written in queue order, so a stamp before the written one was dropped.
   for (size_t i = 0; i < stamps_.size(); ++i) {
     if (stamps_[i].first != frame.get())
@@ -119,7 +148,8 @@ void ws_session::observe_written(const frame_ptr& frame) {
   }
 }
 
-void ws_session::push_control(frame_ptr frame) {
+template <class Stream>
+void ws_session<Stream>::push_control(frame_ptr frame) {
   net::post(ws_.get_executor(), [self = shared_from_this(), frame = std::move(frame)] {
     if (self->close_requested_)
       return;
@@ -131,11 +161,13 @@ void ws_session::push_control(frame_ptr frame) {
   });
 }
 
-void ws_session::hold() {
+template <class Stream>
+void ws_session<Stream>::hold() {
   net::post(ws_.get_executor(), [self = shared_from_this()] { self->held_ = true; });
 }
 
-void ws_session::release(std::vector<frame_ptr> first) {
+template <class Stream>
+void ws_session<Stream>::release(std::vector<frame_ptr> first) {
   net::post(ws_.get_executor(), [self = shared_from_this(), first = std::move(first)]() mutable {
     self->preface_ = std::move(first);
     self->held_ = false;
@@ -143,13 +175,15 @@ void ws_session::release(std::vector<frame_ptr> first) {
   });
 }
 
-void ws_session::close(uint16_t code, std::string reason) {
+template <class Stream>
+void ws_session<Stream>::close(uint16_t code, std::string reason) {
   net::post(ws_.get_executor(), [self = shared_from_this(), code, reason = std::move(reason)] {
     self->start_close(code, reason);
   });
 }
 
-void ws_session::start_close(uint16_t code, std::string reason) {
+template <class Stream>
+void ws_session<Stream>::start_close(uint16_t code, std::string reason) {
   if (close_requested_)
     return;
   close_requested_ = true;
@@ -166,7 +200,8 @@ void ws_session::start_close(uint16_t code, std::string reason) {
     maybe_write();
 }
 
-void ws_session::maybe_write() {
+template <class Stream>
+void ws_session<Stream>::maybe_write() {
   if (writing_ || held_ || close_sent_)
     return;
   batch_.clear();
@@ -183,7 +218,8 @@ void ws_session::maybe_write() {
   write_next();
 }
 
-void ws_session::write_next() {
+template <class Stream>
+void ws_session<Stream>::write_next() {
   ws_.text(true);
   ws_.async_write(net::buffer(*batch_[batch_pos_]),
                   [self = shared_from_this()](beast::error_code ec, size_t) {
@@ -204,7 +240,8 @@ void ws_session::write_next() {
                   });
 }
 
-void ws_session::do_close() {
+template <class Stream>
+void ws_session<Stream>::do_close() {
   if (close_sent_)
     return;
   close_sent_ = true;
@@ -216,5 +253,8 @@ void ws_session::do_close() {
                     // The pending read completes with `closed` and notifies the actor.
                   });
 }
+
+template class ws_session<plain_stream>;
+template class ws_session<tls_stream>;
 
 } // namespace parley

@@ -1,11 +1,9 @@
 #pragma once
 
-#include <deque>
 #include <memory>
 #include <string>
 #include <vector>
 
-#include <boost/asio/ip/tcp.hpp>
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
 #include <boost/beast/websocket.hpp>
@@ -13,17 +11,21 @@
 #include "actors/outbound_sink.hpp"
 #include "protocol/jwt.hpp"
 #include "protocol/outbound_queue.hpp"
+#include "runtime/io_lanes.hpp"
 #include "runtime/server_context.hpp"
+#include "runtime/session_stream.hpp"
 
 namespace parley {
 
-/// One WebSocket connection on its Asio strand: reads frames into its connection actor and
-/// writes the actor's (and gateway's) frames from a bounded single-writer queue.
-class ws_session : public outbound_sink, public std::enable_shared_from_this<ws_session> {
+/// One WebSocket connection over `Stream` (plain_stream or tls_stream) on its Asio lane
+/// (runtime/io_lanes.hpp): reads frames into its connection actor and writes the actor's (and
+/// gateway's) frames from a bounded single-writer queue.
+template <class Stream>
+class ws_session : public lane_sink, public std::enable_shared_from_this<ws_session<Stream>> {
 public:
   using request = boost::beast::http::request<boost::beast::http::string_body>;
 
-  ws_session(boost::asio::ip::tcp::socket&& socket, server_context& ctx, jwt_claims claims);
+  ws_session(Stream&& stream, server_context& ctx, jwt_claims claims);
   ~ws_session() override;
 
   /// Completes the upgrade and starts the connection actor.
@@ -35,8 +37,13 @@ public:
   void hold() override;
   void release(std::vector<frame_ptr> first) override;
   void close(uint16_t code, std::string reason) override;
+  sink_lane* lane() const override { return lane_; }
+  void push_message_here(const frame_ptr& frame, channel_id channel, uint64_t seq,
+                         int64_t acked_ns) override;
 
 private:
+  using std::enable_shared_from_this<ws_session>::shared_from_this;
+
   void on_accept(boost::beast::error_code ec);
   void do_read();
   void on_read(boost::beast::error_code ec, size_t bytes);
@@ -47,12 +54,13 @@ private:
   void notify_closed();
   void observe_written(const frame_ptr& frame);
 
-  boost::beast::websocket::stream<boost::beast::tcp_stream> ws_;
+  boost::beast::websocket::stream<Stream> ws_;
   boost::beast::flat_buffer buffer_;
   server_context& ctx_;
   jwt_claims claims_;
   uint64_t id_;
   caf::actor actor_;
+  io_lane* lane_; // null: not on a lane (pushes hop one by one)
 
   // Strand-owned write state.
   outbound_queue queue_;
@@ -67,7 +75,10 @@ private:
   std::string close_reason_;
   // Ack times of queued message.new frames, oldest first, for the delivery latency histogram.
   // At most as many as the queue holds droppable frames: older entries were dropped.
-  std::deque<std::pair<const std::string*, int64_t>> stamps_;
+  std::vector<std::pair<const std::string*, int64_t>> stamps_; // bounded by the queue limit
 };
+
+extern template class ws_session<plain_stream>;
+extern template class ws_session<tls_stream>;
 
 } // namespace parley
