@@ -163,12 +163,6 @@ actor_metrics::actor_metrics(size_t hot_channels)
                                  "Presence changes of users on this node (online, away, offline).");
   dropped_frames = counter("parley_dropped_frames_total",
                            "message.new frames dropped for slow consumers (outbound queue full).");
-  circuit_state = &prometheus::BuildGauge()
-                     .Name("parley_circuit_state")
-                     .Help("Inter-node circuit breaker state (0 closed, 1 open). Always 0: the "
-                           "circuit breaker is not implemented yet.")
-                     .Register(*registry_)
-                     .Add({});
 }
 
 actor_metrics::~actor_metrics() = default;

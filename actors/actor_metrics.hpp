@@ -126,7 +126,8 @@ public:
   prometheus::Counter* internode_failures = nullptr;
   prometheus::Counter* presence_transitions = nullptr;
   prometheus::Counter* dropped_frames = nullptr;
-  prometheus::Gauge* circuit_state = nullptr;
+  // The per-peer circuit figures (parley_circuit_state{peer}, ...) are rendered per scrape
+  // from node_context::circuits by runtime/metrics.cpp.
 
   atomic_histogram delivery_latency;   // seconds, ack -> socket write, per recipient
   atomic_histogram sequencer_batch;    // messages per commit

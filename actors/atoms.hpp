@@ -17,6 +17,7 @@ using durable_atom = caf::atom_constant<caf::atom("durable")>;   // INTERNAL
 using looked_atom = caf::atom_constant<caf::atom("looked")>;     // INTERNAL
 using idle_atom = caf::atom_constant<caf::atom("idle")>;         // INTERNAL
 using cursor_atom = caf::atom_constant<caf::atom("cursor")>;     // INTERNAL
+using catchup_atom = caf::atom_constant<caf::atom("catchup")>;   // INTERNAL
 
 // sequencer
 using append_atom = caf::atom_constant<caf::atom("append")>;

@@ -72,6 +72,17 @@ struct channel_state {
   std::map<user_id, presence_status> presence_backlog; // coalesced updates of big channels
   bool presence_flush_scheduled = false;
 
+  /// The delivery path to another node's gateway (DESIGN.md "Backpressure", layer 3).
+  struct peer_link {
+    std::string peer;        // the peer node's name: the key of its circuit in the node context
+    bool confirming = false; // a delivery awaiting confirmation is out
+    caf::actor_clock::time_point confirm_sent; // when the last one went out
+    bool behind = false;     // deliveries were skipped (open circuit): owes the peer a cursor
+  };
+  std::map<caf::actor, peer_link> links; // remote gateways with online members
+  bool catch_up_scheduled = false;
+  caf::actor_clock::time_point catch_up_at; // when the scheduled catch-up tick fires
+
   bool cursor_dirty = false;
   bool cursor_scheduled = false;
   caf::actor_clock::time_point last_cursor;
@@ -92,7 +103,8 @@ struct channel_state {
 ///   (who_atom, principal)                              -> vector<presence_entry>
 ///   (add_atom, vector<user_id>)                        -> vector<user_id> added (admin)
 ///   (remove_atom, user_id)                             -> bool (admin; false: not a member)
-///   INTERNAL: (idle_atom), (cursor_atom), (status_atom) presence flush
+///   INTERNAL: (idle_atom), (cursor_atom), (status_atom) presence flush,
+///             (catchup_atom) cursor to peers whose deliveries an open circuit skipped
 caf::behavior channel(caf::stateful_actor<channel_state>* self, node_ptr node, channel_id id);
 
 /// The dedup key of DESIGN.md: (workspace, user, client_msg_id).

@@ -40,7 +40,9 @@ struct gateway_state {
 ///   (register_atom, uint64 conn, principal, sink_ptr) -> vector<channel_position>
 ///       a connection completed hello: route it, mark its user online, report latest seqs
 ///   (unregister_atom, uint64 conn)                      a connection closed
-///   (deliver_atom, delivery)                            fan a channel's frame out locally
+///   (deliver_atom, delivery) -> ()                     fan a channel's frame out locally; the
+///       empty answer, when another node's channel asked with a request, confirms the
+///       delivery within its deadline (DESIGN.md "Backpressure", layer 3)
 ///   (joined_atom, channel_id, workspace_id, vector<user_id>, uint64 latest)  members added
 ///   (left_atom, channel_id, workspace_id, user_id)      a member was removed
 ///   (rehome_atom, channel_id)                           a channel (re)activated somewhere

@@ -39,6 +39,14 @@ std::vector<caf::actor> placement::peer_gateways() {
   return result;
 }
 
+std::string placement::name_of(const caf::actor& gateway) {
+  std::lock_guard<std::mutex> guard{mtx_};
+  for (auto& p : peers_)
+    if (p.gateway == gateway)
+      return p.name;
+  return {};
+}
+
 std::vector<std::string> placement::live() {
   std::lock_guard<std::mutex> guard{mtx_};
   std::vector<std::string> names{self_};

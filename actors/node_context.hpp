@@ -14,6 +14,7 @@
 #include <caf/timespan.hpp>
 
 #include "actors/actor_metrics.hpp"
+#include "actors/peer_circuits.hpp"
 #include "protocol/ids.hpp"
 #include "protocol/token_bucket.hpp"
 #include "storage/event_export.hpp"
@@ -39,6 +40,13 @@ struct node_limits {
   size_t overload_backlog = 5000;          // gateway mailbox depth that means "overloaded"
   size_t overload_cursor_members = 100;    // under overload, channels above this go to cursor mode
   caf::timespan cursor_interval = std::chrono::milliseconds(250);
+  // Inter-node deliveries (DESIGN.md "Backpressure", layer 3): a delivery to another node's
+  // gateway not confirmed within the deadline is a failure; `circuit_failures` consecutive
+  // failures open that peer's circuit, which lets one probe through every probe interval.
+  // A zero deadline turns confirmation and the circuit off (plain sends).
+  caf::timespan internode_deadline = std::chrono::milliseconds(50);
+  uint32_t circuit_failures = 5;
+  caf::timespan circuit_probe_interval = std::chrono::seconds(10);
   size_t recent_ring = 512;        // messages a channel keeps for backfill without the database
   size_t dedup_cache = 4096;       // recent acks a channel answers retries from
   size_t sequencer_max_batch = 1000;
@@ -84,6 +92,9 @@ public:
 
   /// The gateways of the live peers.
   std::vector<caf::actor> peer_gateways();
+
+  /// The name of the live peer whose gateway is `gateway`, empty if none is.
+  std::string name_of(const caf::actor& gateway);
 
   /// Names of the live nodes, this one included, sorted.
   std::vector<std::string> live();
@@ -144,6 +155,7 @@ struct node_counters {
   std::atomic<uint64_t> frames_pushed{0};
   std::atomic<uint64_t> rate_limited{0};
   std::atomic<uint64_t> gateway_backlog{0}; // the gateway's mailbox depth at its last delivery
+  std::atomic<uint64_t> cursor_fanouts{0}; // acked messages announced by channel.cursor, not pushed
   std::atomic<uint64_t> redis_errors{0};   // failed Redis connects and batches (mirror)
   std::atomic<uint64_t> kafka_errors{0};   // failed deliveries, log reads, broker errors
   std::atomic<uint64_t> kafka_exported{0}; // messages acknowledged by Kafka
@@ -165,6 +177,7 @@ struct node_context {
   std::shared_ptr<storage::presence_mirror> mirror; // Redis; null unless --redis
   std::shared_ptr<storage::event_export> exporter;  // Kafka; null unless --kafka.brokers
   metrics_ptr metrics = std::make_shared<actor_metrics>(); // read by /metrics
+  peer_circuits circuits; // inter-node delivery circuits, one per peer node
 
   /// The gateways of every live node (one on a single node): membership changes go to all.
   std::vector<caf::actor> all_gateways() {

@@ -32,6 +32,38 @@ void gauge(metric_list& out, const char* name, const char* help, uint64_t value,
   out.push_back(std::move(f));
 }
 
+/// The inter-node circuits, one labelled series per peer (DESIGN.md "Backpressure", layer 3).
+void circuits(metric_list& out, server_context& ctx) {
+  auto rows = ctx.node->circuits.snapshot();
+  auto family = [&](const char* name, const char* help, prometheus::MetricType type,
+                    auto value) {
+    prometheus::MetricFamily f;
+    f.name = name;
+    f.help = help;
+    f.type = type;
+    for (auto& r : rows) {
+      prometheus::ClientMetric m;
+      m.label.push_back(prometheus::ClientMetric::Label{"peer", r.peer});
+      if (type == prometheus::MetricType::Counter)
+        m.counter.value = static_cast<double>(value(r));
+      else
+        m.gauge.value = static_cast<double>(value(r));
+      f.metric.push_back(std::move(m));
+    }
+    out.push_back(std::move(f));
+  };
+  family("parley_circuit_state",
+         "Circuit of deliveries to each peer node: 0 closed, 1 open (deliveries stopped), "
+         "2 half-open (a probe is out).",
+         prometheus::MetricType::Gauge, [](const peer_circuit_row& r) { return static_cast<int>(r.state); });
+  family("parley_internode_deadline_misses_total",
+         "Deliveries to each peer node not confirmed within fanout.internode-deadline-ms.",
+         prometheus::MetricType::Counter, [](const peer_circuit_row& r) { return r.deadline_misses; });
+  family("parley_internode_deliveries_skipped_total",
+         "Deliveries to each peer node not sent because its circuit was open.",
+         prometheus::MetricType::Counter, [](const peer_circuit_row& r) { return r.skipped; });
+}
+
 /// Appends the node registry (per actor kind, latencies, hot channels) and renders the text.
 std::string serialize(metric_list& out, server_context& ctx) {
   for (auto& f : ctx.node->metrics->collect())
@@ -59,6 +91,10 @@ std::string render_metrics(server_context& ctx) {
   gauge(out, "parley_internode_deliveries_total",
         "Deliveries sent by channels owned here to gateways of other nodes.",
         c.deliveries_sent_remote, "counter");
+  gauge(out, "parley_cursor_mode_messages_total",
+        "Messages of channels owned here announced by channel.cursor instead of pushed "
+        "(large channels, and channels above the overload threshold while overloaded).",
+        c.cursor_fanouts, "counter");
   gauge(out, "parley_frames_pushed_total", "Frames pushed to local connections by the gateway.",
         c.frames_pushed, "counter");
   gauge(out, "parley_rate_limited_total", "Sends refused by a rate limit.", c.rate_limited,
@@ -73,6 +109,7 @@ std::string render_metrics(server_context& ctx) {
         c.kafka_exported, "counter");
   gauge(out, "parley_cluster_live_nodes", "Live nodes of the cluster, this one included.",
         ctx.node->nodes.live().size());
+  circuits(out, ctx);
   return serialize(out, ctx);
 }
 

@@ -53,24 +53,25 @@ std::string unescape_label(const std::string& v) {
   return out;
 }
 
-scrape take_scrape(const std::string& url, const std::string& admin_token) {
+scrape take_scrape(const std::string& url, const std::string& admin_token,
+                   const pc::tls_options& tls) {
   scrape s;
   s.at = clock_type::now();
   try {
-    auto res = pc::http_request(url, "GET", "/metrics", "", "", scrape_timeout);
+    auto res = pc::http_request(url, "GET", "/metrics", "", "", scrape_timeout, tls);
     if (res.status != 200) {
       s.error = "GET /metrics answered " + std::to_string(res.status);
       return s;
     }
     s.metrics = parse_prometheus(res.body);
     s.up = true;
-    auto health = pc::http_request(url, "GET", "/healthz", "", "", scrape_timeout);
+    auto health = pc::http_request(url, "GET", "/healthz", "", "", scrape_timeout, tls);
     auto h = json::parse(health.body, nullptr, false);
     if (h.is_object() && h.contains("node") && h["node"].is_string())
       s.name = h["node"].get<std::string>();
     if (!admin_token.empty()) {
       auto a = pc::http_request(url, "GET", "/v1/admin/actors?limit=1000", "", admin_token,
-                                scrape_timeout);
+                                scrape_timeout, tls);
       auto j = json::parse(a.body, nullptr, false);
       if (a.status == 200 && j.is_object())
         s.actors = std::move(j);
@@ -161,7 +162,18 @@ struct node_view {
     double processed;
   };
   std::vector<actor_line> busiest; // deepest mailboxes (admin token only)
+  struct circuit_row {
+    std::string peer;
+    int state; // 0 closed, 1 open, 2 half-open (parley_circuit_state)
+    double misses;
+    double skipped;
+  };
+  std::vector<circuit_row> circuits; // this node's delivery circuits to its peers
 };
+
+const char* circuit_name(int state) {
+  return state == 1 ? "open" : state == 2 ? "half-open" : "closed";
+}
 
 node_view make_view(const std::string& url, const scrape& a, const scrape& b) {
   node_view v;
@@ -232,6 +244,15 @@ node_view make_view(const std::string& url, const scrape& a, const scrape& b) {
     }
     std::sort(v.kinds.begin(), v.kinds.end(),
               [](auto& x, auto& y) { return x.processed_per_s > y.processed_per_s; });
+  }
+  if (auto i = b.metrics.find("parley_circuit_state"); i != b.metrics.end()) {
+    for (auto& x : i->second) {
+      auto peer = x.labels.count("peer") ? x.labels.at("peer") : "";
+      v.circuits.push_back(node_view::circuit_row{
+        peer, static_cast<int>(x.value),
+        labelled(b, "parley_internode_deadline_misses_total", "peer", peer).value_or(0),
+        labelled(b, "parley_internode_deliveries_skipped_total", "peer", peer).value_or(0)});
+    }
   }
   if (b.actors.is_object() && b.actors.contains("actors")) {
     for (auto& r : b.actors["actors"])
@@ -309,6 +330,16 @@ std::string render_table(const std::vector<node_view>& views, int interval_ms) {
           << pad(fixed(k.processed_per_s), 12, true) << pad(fixed(k.mailbox, 0), 8, true)
           << pad(fixed(k.mailbox_max, 0), 8, true) << pad(fixed(k.high_water, 0), 10, true)
           << "\n";
+  bool any_circuit = std::any_of(views.begin(), views.end(), [](auto& v) { return !v.circuits.empty(); });
+  if (any_circuit) {
+    out << "\nCIRCUITS (deliveries to peers)\n"
+        << pad("node", 12) << pad("peer", 12) << pad("state", 10) << pad("deadline misses", 16, true)
+        << pad("skipped", 10, true) << "\n";
+    for (auto& v : views)
+      for (auto& c : v.circuits)
+        out << pad(v.name, 12) << pad(c.peer, 12) << pad(circuit_name(c.state), 10)
+            << pad(fixed(c.misses, 0), 16, true) << pad(fixed(c.skipped, 0), 10, true) << "\n";
+  }
   bool any_busiest = std::any_of(views.begin(), views.end(), [](auto& v) { return !v.busiest.empty(); });
   if (any_busiest) {
     out << "\nDEEPEST MAILBOXES\n"
@@ -348,6 +379,10 @@ json render_json(const std::vector<node_view>& views, int interval_ms) {
       n["actors"].push_back({{"kind", k.kind}, {"live", k.live},
                              {"processed_per_s", k.processed_per_s}, {"mailbox", k.mailbox},
                              {"mailbox_max", k.mailbox_max}, {"high_water", k.high_water}});
+    n["circuits"] = json::array();
+    for (auto& c : v.circuits)
+      n["circuits"].push_back({{"peer", c.peer}, {"state", circuit_name(c.state)},
+                               {"deadline_misses", c.misses}, {"skipped", c.skipped}});
     if (!v.busiest.empty()) {
       n["deepest_mailboxes"] = json::array();
       for (auto& a : v.busiest)
@@ -440,6 +475,7 @@ int run_inspect(const std::vector<std::string>& args) {
   int interval_ms = 1000;
   const char* env_token = std::getenv("PARLEY_ADMIN_TOKEN");
   std::string admin_token = env_token ? env_token : "";
+  pc::tls_options tls;
   for (size_t i = 0; i < args.size(); ++i) {
     std::string name = args[i], value;
     bool has_value = false;
@@ -463,6 +499,8 @@ int run_inspect(const std::vector<std::string>& args) {
       as_json = true;
     else if (name == "--admin-token")
       admin_token = need();
+    else if (name == "--cacert")
+      tls.ca_file = need();
     else if (name == "--interval-ms") {
       auto v = need();
       if (v.empty() || v.size() > 7 || v.find_first_not_of("0123456789") != std::string::npos
@@ -480,7 +518,7 @@ int run_inspect(const std::vector<std::string>& args) {
   auto scrape_all = [&] {
     std::vector<scrape> out;
     for (auto& n : nodes)
-      out.push_back(take_scrape(n, admin_token));
+      out.push_back(take_scrape(n, admin_token, tls));
     return out;
   };
   auto previous = scrape_all();

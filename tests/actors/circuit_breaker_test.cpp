@@ -1,0 +1,98 @@
+// The inter-node circuit breaker as a pure state machine (DESIGN.md "Backpressure", layer 3):
+// open after N consecutive failures, one probe per interval while open, closed by a probe
+// that succeeds. Time is a plain time_point moved by hand.
+
+#include <catch2/catch.hpp>
+
+#include <chrono>
+
+#include "actors/circuit_breaker.hpp"
+
+using namespace parley;
+using namespace std::chrono_literals;
+using state = circuit_breaker::state;
+using verdict = circuit_breaker::verdict;
+
+namespace {
+
+const circuit_breaker::time_point t0 = circuit_breaker::time_point{} + 1h;
+
+} // namespace
+
+TEST_CASE("circuit breaker opens after the threshold of consecutive failures, not before",
+          "[actors][circuit]") {
+  circuit_breaker cb{5, 10s};
+  for (int i = 0; i < 4; ++i) {
+    CHECK(cb.attempt(t0) == verdict::send);
+    CHECK_FALSE(cb.failed(t0));
+  }
+  CHECK(cb.current() == state::closed);
+  CHECK(cb.consecutive_failures() == 4);
+  CHECK(cb.failed(t0 + 1ms));
+  CHECK(cb.current() == state::open);
+  CHECK(cb.attempt(t0 + 2ms) == verdict::skip);
+  CHECK(cb.attempt(t0 + 1ms + 10s - 1ns) == verdict::skip);
+}
+
+TEST_CASE("circuit breaker: a success resets the count of consecutive failures",
+          "[actors][circuit]") {
+  circuit_breaker cb{3, 10s};
+  cb.failed(t0);
+  cb.failed(t0);
+  CHECK_FALSE(cb.succeeded());
+  CHECK(cb.consecutive_failures() == 0);
+  cb.failed(t0);
+  cb.failed(t0);
+  CHECK(cb.current() == state::closed);
+  CHECK(cb.failed(t0));
+  CHECK(cb.current() == state::open);
+}
+
+TEST_CASE("circuit breaker lets exactly one probe through per interval while open and closes "
+          "when it succeeds",
+          "[actors][circuit]") {
+  circuit_breaker cb{1, 10s};
+  REQUIRE(cb.failed(t0));
+  CHECK(cb.next_probe() == t0 + 10s);
+  CHECK(cb.attempt(t0 + 10s) == verdict::probe);
+  CHECK(cb.current() == state::half_open);
+  // While the probe is out nothing else goes.
+  CHECK(cb.attempt(t0 + 10s) == verdict::skip);
+  CHECK(cb.attempt(t0 + 15s) == verdict::skip);
+
+  SECTION("a successful probe closes the circuit") {
+    CHECK(cb.succeeded());
+    CHECK(cb.current() == state::closed);
+    CHECK(cb.consecutive_failures() == 0);
+    CHECK(cb.attempt(t0 + 10s) == verdict::send);
+  }
+  SECTION("a failed probe reopens it until the next interval") {
+    CHECK(cb.failed(t0 + 10s + 50ms));
+    CHECK(cb.current() == state::open);
+    CHECK(cb.attempt(t0 + 20s) == verdict::skip);
+    CHECK(cb.attempt(t0 + 20s + 50ms) == verdict::probe);
+  }
+  SECTION("a probe whose answer never comes is replaced one interval later") {
+    CHECK(cb.attempt(t0 + 20s) == verdict::probe);
+    CHECK(cb.current() == state::half_open);
+  }
+}
+
+TEST_CASE("circuit breaker ignores late confirmations while open: the probe decides",
+          "[actors][circuit]") {
+  circuit_breaker cb{2, 10s};
+  cb.failed(t0);
+  cb.failed(t0);
+  REQUIRE(cb.current() == state::open);
+  CHECK_FALSE(cb.succeeded());
+  CHECK(cb.current() == state::open);
+  CHECK_FALSE(cb.failed(t0 + 1s)); // a stale miss does not push the probe back
+  CHECK(cb.attempt(t0 + 10s) == verdict::probe);
+}
+
+TEST_CASE("circuit breaker treats a threshold of 0 as 1", "[actors][circuit]") {
+  circuit_breaker cb{0, 1s};
+  CHECK(cb.failed(t0));
+  CHECK(cb.current() == state::open);
+  CHECK(to_string(cb.current()) == std::string{"open"});
+}
