@@ -7,6 +7,8 @@
 #include <map>
 #include <stdexcept>
 
+#include "storage/shard_map.hpp"
+
 namespace parley {
 
 namespace {
@@ -172,6 +174,30 @@ const std::map<std::string, setter>& setters() {
      [](node_config& c, const std::string& v) {
        c.limits.overload_cursor_members = to_uint("fanout.overload-cursor-members", v);
      }},
+    {"fanout.internode-deadline-ms",
+     [](node_config& c, const std::string& v) {
+       c.limits.internode_deadline = to_ms("fanout.internode-deadline-ms", v);
+     }},
+    {"fanout.circuit-failures",
+     [](node_config& c, const std::string& v) {
+       auto n = to_uint("fanout.circuit-failures", v);
+       if (n == 0 || n > 1000000)
+         throw std::invalid_argument("--fanout.circuit-failures must be 1 ... 1000000");
+       c.limits.circuit_failures = static_cast<uint32_t>(n);
+     }},
+    {"fanout.circuit-probe-ms",
+     [](node_config& c, const std::string& v) {
+       auto n = to_uint("fanout.circuit-probe-ms", v);
+       if (n == 0)
+         throw std::invalid_argument("--fanout.circuit-probe-ms must be at least 1");
+       c.limits.circuit_probe_interval = std::chrono::milliseconds(n);
+     }},
+    {"tls.cert", [](node_config& c, const std::string& v) { c.tls_cert = v; }},
+    {"tls.key", [](node_config& c, const std::string& v) { c.tls_key = v; }},
+    {"cluster.tls-cert", [](node_config& c, const std::string& v) { c.cluster_tls_cert = v; }},
+    {"cluster.tls-key", [](node_config& c, const std::string& v) { c.cluster_tls_key = v; }},
+    {"cluster.tls-cafile",
+     [](node_config& c, const std::string& v) { c.cluster_tls_cafile = v; }},
     {"presence.coalesce-members",
      [](node_config& c, const std::string& v) {
        c.limits.presence_coalesce_members = to_uint("presence.coalesce-members", v);
@@ -204,9 +230,62 @@ cluster_member parse_member(const std::string& name, const std::string& value) {
   return m;
 }
 
+/// `storage.shard.<i> = <connection>`: shard i of the list (a later key for i replaces it).
+void apply_shard(node_config& cfg, const std::string& key, const std::string& index,
+                 const std::string& value) {
+  auto i = to_uint(key, index);
+  if (i >= storage::shard_map::max_shards)
+    throw std::invalid_argument("--" + key + ": at most "
+                                + std::to_string(storage::shard_map::max_shards) + " shards");
+  if (value.empty())
+    throw std::invalid_argument("--" + key + " needs a SOCI connection string");
+  if (cfg.storage_shards.size() <= i)
+    cfg.storage_shards.resize(i + 1);
+  cfg.storage_shards[i] = value;
+}
+
+/// `storage.shard-override.<W…> = <i>`: pins a workspace to shard i.
+void apply_override(node_config& cfg, const std::string& key, const std::string& workspace,
+                    const std::string& value) {
+  auto ws = workspace_id::parse(workspace);
+  if (!ws)
+    throw std::invalid_argument("--" + key + ": '" + workspace + "' is not a workspace id like W42");
+  cfg.storage_overrides[*ws] = to_uint(key, value);
+}
+
+/// Checks the shard list and overrides once every key is read; fills `storage_shards`.
+void finish_storage(node_config& cfg) {
+  if (cfg.storage_shards.empty()) {
+    cfg.storage_shards.push_back(cfg.storage); // the single `storage` key is shard 0
+  } else {
+    if (!cfg.storage.empty())
+      throw std::invalid_argument("--storage and --storage.shard.<i> exclude each other (put the"
+                                  " single database in storage.shard.0)");
+    for (size_t i = 0; i < cfg.storage_shards.size(); ++i)
+      if (cfg.storage_shards[i].empty())
+        throw std::invalid_argument("--storage.shard." + std::to_string(i)
+                                    + " is missing (shards are numbered 0 ... N-1)");
+  }
+  for (auto& [ws, index] : cfg.storage_overrides)
+    if (index >= cfg.storage_shards.size())
+      throw std::invalid_argument("--storage.shard-override." + ws.str() + " = "
+                                  + std::to_string(index) + " names no shard (have "
+                                  + std::to_string(cfg.storage_shards.size()) + ")");
+}
+
 void apply(node_config& cfg, const std::string& key, const std::string& value) {
   if (key.rfind("node.", 0) == 0) {
     cfg.members.push_back(parse_member(key.substr(5), value));
+    return;
+  }
+  const std::string shard_prefix = "storage.shard.";
+  const std::string override_prefix = "storage.shard-override.";
+  if (key.rfind(shard_prefix, 0) == 0) {
+    apply_shard(cfg, key, key.substr(shard_prefix.size()), value);
+    return;
+  }
+  if (key.rfind(override_prefix, 0) == 0) {
+    apply_override(cfg, key, key.substr(override_prefix.size()), value);
     return;
   }
   if (key == "http-port")
@@ -272,8 +351,15 @@ node_config parse_config(const std::vector<std::string>& args) {
   for (auto& [k, v] : flags)
     if (k != "config")
       apply(cfg, k, v);
-  if (cfg.storage.empty())
+  if (cfg.storage.empty() && cfg.storage_shards.empty())
     cfg.storage = "sqlite3://db=" + cfg.data_dir + "/parley.db";
+  finish_storage(cfg);
+  if (cfg.tls_cert.empty() != cfg.tls_key.empty())
+    throw std::invalid_argument("--tls.cert and --tls.key must be given together");
+  if (cfg.cluster_tls_cert.empty() != cfg.cluster_tls_key.empty()
+      || cfg.cluster_tls_cert.empty() != cfg.cluster_tls_cafile.empty())
+    throw std::invalid_argument(
+      "--cluster.tls-cert, --cluster.tls-key and --cluster.tls-cafile must be given together");
   if (!cfg.members.empty()) {
     // A cluster file: --node picks this node's entry.
     auto self = std::find_if(cfg.members.begin(), cfg.members.end(),
@@ -298,6 +384,9 @@ std::string usage() {
   for (auto& [k, v] : setters())
     text += "  --" + k + "\n";
   text += "  node.<name> = host:basp_port:http_port   (cluster file: one line per node)\n";
+  text += "  storage.shard.<i> = <SOCI connection>     (storage shards 0 ... N-1, instead of "
+          "storage)\n";
+  text += "  storage.shard-override.<W…> = <i>         (pins a workspace to shard i)\n";
   return text;
 }
 

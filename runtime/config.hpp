@@ -1,6 +1,7 @@
 #pragma once
 
 #include <cstdint>
+#include <map>
 #include <string>
 #include <vector>
 
@@ -30,6 +31,10 @@ struct node_config {
   std::string storage;           // SOCI connection string; default sqlite3 in data_dir
   std::string storage_sync = "normal"; // normal | full (fsync per group commit)
   size_t storage_readers = 2;
+  // Storage shards (storage/sharded_store.hpp): `storage.shard.<i> = <SOCI string>` for i in
+  // 0 ... N-1, or the single `storage` key as the only shard. After parse_config: N >= 1.
+  std::vector<std::string> storage_shards;
+  std::map<workspace_id, size_t> storage_overrides; // storage.shard-override.<W…> = <i>
   std::string jwt_secret;        // env PARLEY_JWT_SECRET; generated in dev when empty
   std::string admin_token;       // env PARLEY_ADMIN_TOKEN; generated in dev when empty
   bool secrets_generated = false;
@@ -57,6 +62,13 @@ struct node_config {
   std::string kafka_topic = "parley.messages";
   std::string kafka_presence_topic = "parley.presence";
   std::vector<std::pair<std::string, std::string>> kafka_properties; // --kafka.property=k=v
+  // TLS on the listener (https://, wss:// only) when both are set; PEM files.
+  std::string tls_cert;
+  std::string tls_key;
+  // TLS between nodes (CAF's openssl module, mutual authentication) when all three are set.
+  std::string cluster_tls_cert;
+  std::string cluster_tls_key;
+  std::string cluster_tls_cafile;
 };
 
 /// Parses `--key=value` / `--key value` arguments and `--config FILE` (lines `key = value`).

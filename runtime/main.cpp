@@ -5,6 +5,7 @@
 #include <stdexcept>
 
 #include "runtime/node.hpp"
+#include "storage/soci_store.hpp"
 
 int main(int argc, char** argv) {
   std::vector<std::string> args(argv + 1, argv + argc);
@@ -24,8 +25,12 @@ int main(int argc, char** argv) {
     auto cfg = parley::parse_config(args);
     parley::node n{cfg};
     auto& c = n.config();
-    auto url = "http://" + c.http_host + ":" + std::to_string(n.port());
-    std::cout << "parleyd: node " << c.node_name << ", storage " << c.storage << ", max "
+    auto url = std::string(c.tls_cert.empty() ? "http://" : "https://") + c.http_host + ":"
+               + std::to_string(n.port());
+    auto storage = c.storage_shards.size() == 1
+                     ? parley::storage::redact_connection(c.storage_shards[0])
+                     : std::to_string(c.storage_shards.size()) + " shards";
+    std::cout << "parleyd: node " << c.node_name << ", storage " << storage << ", max "
               << c.max_connections << " connections\n";
     if (c.secrets_generated) {
       std::cout << "parleyd: dev secrets generated (set PARLEY_JWT_SECRET and PARLEY_ADMIN_TOKEN "

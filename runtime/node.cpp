@@ -1,5 +1,6 @@
 #include "runtime/node.hpp"
 
+#include <algorithm>
 #include <csignal>
 #include <filesystem>
 #include <stdexcept>
@@ -13,6 +14,8 @@
 #include <caf/actor_system.hpp>
 #include <caf/actor_system_config.hpp>
 #include <caf/io/middleman.hpp>
+#include <caf/openssl/manager.hpp>
+#include <caf/openssl/publish.hpp>
 
 #include "actors/channel.hpp"
 #include "actors/channel_stub.hpp"
@@ -23,10 +26,12 @@
 #include "actors/storage_reader.hpp"
 #include "protocol/jwt.hpp"
 #include "runtime/cluster.hpp"
+#include "runtime/io_lanes.hpp"
 #include "runtime/listener.hpp"
 #include "runtime/log.hpp"
 #include "runtime/rest_api.hpp"
-#include "storage/soci_store.hpp"
+#include "runtime/tls_context.hpp"
+#include "storage/sharded_store.hpp"
 #ifdef PARLEY_HAVE_REDIS
 #include "storage/redis_presence_mirror.hpp"
 #endif
@@ -66,16 +71,23 @@ struct parley_actor_config : caf::actor_system_config {
     set("logger.file-verbosity", caf::atom("quiet"));
     if (!cfg.members.empty())
       load<caf::io::middleman>();
+    if (!cfg.members.empty() && !cfg.cluster_tls_cert.empty()) {
+      // Peers connect through CAF's openssl module; both sides present and verify a cert.
+      load<caf::openssl::manager>();
+      openssl_certificate = cfg.cluster_tls_cert;
+      openssl_key = cfg.cluster_tls_key;
+      openssl_cafile = cfg.cluster_tls_cafile;
+    }
   }
 };
 
-std::shared_ptr<storage::soci_store> open_store(const node_config& cfg) {
+/// One connection to every storage shard, routing by workspace (storage/sharded_store.hpp).
+std::unique_ptr<storage::sharded_store> open_store(const node_config& cfg) {
   auto mode = cfg.storage_sync == "full" ? storage::sync_mode::full : storage::sync_mode::normal;
-  auto store = storage::open_soci_store(cfg.storage, mode);
+  auto store = storage::open_sharded_store(cfg.storage_shards, cfg.storage_overrides, mode);
   if (!store)
-    throw std::runtime_error("cannot open storage " + cfg.storage + ": "
-                             + caf::to_string(store.error()));
-  return std::shared_ptr<storage::soci_store>(std::move(*store));
+    throw std::runtime_error("cannot open storage: " + caf::to_string(store.error()));
+  return std::move(*store);
 }
 
 } // namespace
@@ -87,16 +99,27 @@ struct node::impl {
   node_ptr ctx = std::make_shared<node_context>();
   std::unique_ptr<server_context> server;
   std::unique_ptr<rest_api> rest;
-  net::io_context ioc;
+  std::unique_ptr<io_lanes> lanes;
   std::shared_ptr<listener> http;
-  std::vector<std::thread> io_threads;
   caf::actor cluster_actor;
 
-  explicit impl(node_config c) : cfg(std::move(c)), actor_cfg(cfg), system(actor_cfg) {
+  explicit impl(node_config c)
+    : cfg(checked(std::move(c))), actor_cfg(cfg), system(actor_cfg) {
     system.await_actors_before_shutdown(false);
   }
 
+  /// Fails on unusable cluster TLS files before the actor system loads them.
+  static node_config checked(node_config c) {
+    if (!c.members.empty() && !c.cluster_tls_cert.empty())
+      check_cluster_tls_files(c.cluster_tls_cert, c.cluster_tls_key, c.cluster_tls_cafile);
+    return c;
+  }
+
   void start() {
+    // A bad certificate or key stops the node before it opens anything.
+    std::shared_ptr<net::ssl::context> tls;
+    if (!cfg.tls_cert.empty())
+      tls = make_server_tls_context(cfg.tls_cert, cfg.tls_key);
     auto fd_limit = raise_open_file_limit();
     auto cap = fd_limit > reserved_descriptors * 2 ? fd_limit - reserved_descriptors : fd_limit / 2;
     if (cfg.max_connections == 0 || cfg.max_connections > cap)
@@ -108,17 +131,19 @@ struct node::impl {
         cfg.admin_token = random_hex(24);
       cfg.secrets_generated = true;
     }
-    if (cfg.storage.rfind("sqlite3://", 0) == 0) {
+    if (std::any_of(cfg.storage_shards.begin(), cfg.storage_shards.end(),
+                    [](const std::string& s) { return s.rfind("sqlite3://", 0) == 0; })) {
       std::error_code ec;
       std::filesystem::create_directories(cfg.data_dir, ec);
       if (ec)
         throw std::runtime_error("cannot create data directory " + cfg.data_dir + ": "
                                  + ec.message());
     }
-    // Storage: one writer connection for the sequencer, a pool of readers. Blocking I/O runs
-    // in detached actors, never on scheduler threads.
-    auto writer = open_store(cfg);
-    std::vector<std::shared_ptr<storage::soci_store>> readers;
+    // Storage: one writer connection per shard for the sequencer (one commit per shard and
+    // batch), a pool of readers with a connection per shard each. Blocking I/O runs in
+    // detached actors, never on scheduler threads.
+    std::shared_ptr<storage::sharded_store> writer = open_store(cfg);
+    std::vector<std::shared_ptr<storage::sharded_store>> readers;
     for (size_t i = 0; i < cfg.storage_readers; ++i)
       readers.push_back(open_store(cfg));
     ctx->node_name = cfg.node_name;
@@ -171,16 +196,19 @@ struct node::impl {
     server->max_connections = cfg.max_connections;
     rest = std::make_unique<rest_api>(*server);
     server->rest = rest.get();
+    server->tls = std::move(tls);
     auto address = net::ip::make_address(cfg.http_host);
     try {
-      http = std::make_shared<listener>(ioc, net::ip::tcp::endpoint{address, cfg.http_port}, *server);
+      lanes = std::make_unique<io_lanes>(cfg.io_threads);
+      server->lanes = lanes.get();
+      http = std::make_shared<listener>(*lanes, net::ip::tcp::endpoint{address, cfg.http_port},
+                                        *server);
     } catch (const std::exception& e) {
       throw std::runtime_error("cannot listen on " + cfg.http_host + ":"
                                + std::to_string(cfg.http_port) + ": " + e.what());
     }
     http->run();
-    for (size_t i = 0; i < cfg.io_threads; ++i)
-      io_threads.emplace_back([this] { ioc.run(); });
+    lanes->start();
   }
 
   /// The optional Redis mirror and Kafka export: each runs on its own thread and is only
@@ -208,14 +236,9 @@ struct node::impl {
       kc.topic = cfg.kafka_topic;
       kc.presence_topic = cfg.kafka_presence_topic;
       kc.properties = cfg.kafka_properties;
-      auto mode = cfg.storage_sync == "full" ? storage::sync_mode::full
-                                             : storage::sync_mode::normal;
-      auto log = storage::open_soci_store(cfg.storage, mode);
-      if (!log)
-        throw std::runtime_error("cannot open storage for the Kafka export: "
-                                 + caf::to_string(log.error()));
+      // One exporter reads every shard (merged in channel order) through its own connections.
       auto exporter = storage::kafka_event_export::start(
-        kc, std::move(*log),
+        kc, open_store(cfg),
         storage::kafka_export_counters{&ctx->counters.kafka_errors,
                                        &ctx->counters.kafka_exported});
       if (!exporter)
@@ -235,7 +258,9 @@ struct node::impl {
       if (m.name != cfg.node_name)
         peers.push_back(m);
     cluster_actor = system.spawn(cluster, ctx, peers);
-    auto bound = system.middleman().publish(cluster_actor, cfg.basp_port, nullptr, true);
+    auto bound = system.has_openssl_manager()
+                   ? caf::openssl::publish(cluster_actor, cfg.basp_port, nullptr, true)
+                   : system.middleman().publish(cluster_actor, cfg.basp_port, nullptr, true);
     if (!bound)
       throw std::runtime_error("cannot listen for peers on port " + std::to_string(cfg.basp_port)
                                + ": " + system.render(bound.error()));
@@ -247,9 +272,8 @@ struct node::impl {
     cluster_actor = nullptr;
     if (http)
       http->stop();
-    ioc.stop();
-    for (auto& t : io_threads)
-      t.join();
+    if (lanes)
+      lanes->stop();
     // Actors may still hold sessions; the system does not wait for them (see NOTES-deps).
     for (auto hdl : {ctx->gateway, ctx->presence, ctx->sequencer, ctx->store})
       if (hdl)
