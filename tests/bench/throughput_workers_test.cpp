@@ -1,78 +1,22 @@
 #include <catch2/catch.hpp>
 
-#include <signal.h>
-#include <fcntl.h>
-#include <sys/wait.h>
-#include <unistd.h>
-
 #include <algorithm>
-#include <cstdio>
 #include <cstdlib>
 #include <filesystem>
-#include <fstream>
 #include <memory>
 #include <string>
 #include <vector>
 
 #include <nlohmann/json.hpp>
 
+#include "tests/bench/bench_test_support.hpp"
+
 // Throughput split over forked workers that each hold whole channels, end to end: the real
 // parley-bench binary against a real parleyd and against the ws peer server.
 
+using namespace parley::bench::test;
+
 namespace {
-
-/// One server process (parleyd or a peer) on a free port; stopped on destruction. It prints
-/// "... listening on http://127.0.0.1:PORT..." on stdout once it listens.
-class server_process {
-public:
-  explicit server_process(std::vector<std::string> argv) {
-    int out[2];
-    REQUIRE(::pipe(out) == 0);
-    pid_ = ::fork();
-    REQUIRE(pid_ >= 0);
-    if (pid_ == 0) {
-      ::dup2(out[1], 1);
-      int null = ::open("/dev/null", O_WRONLY);
-      ::dup2(null, 2);
-      ::close(out[0]);
-      ::close(out[1]);
-      std::vector<char*> args;
-      for (auto& a : argv)
-        args.push_back(a.data());
-      args.push_back(nullptr);
-      ::execvp(args[0], args.data());
-      ::_exit(127);
-    }
-    ::close(out[1]);
-    out_ = out[0];  // kept open: the server may write again on shutdown
-    std::string line;
-    for (char c; ::read(out_, &c, 1) == 1;) {
-      if (c != '\n') {
-        line += c;
-        continue;
-      }
-      if (line.find("listening on") != std::string::npos)
-        break;
-      line.clear();
-    }
-    auto at = line.find("http://");
-    REQUIRE(at != std::string::npos);
-    url_ = line.substr(at, line.find(' ', at) - at);
-  }
-  ~server_process() {
-    ::kill(pid_, SIGTERM);
-    int status = 0;
-    ::waitpid(pid_, &status, 0);
-    ::close(out_);
-  }
-  const std::string& url() const { return url_; }
-  int pid() const { return static_cast<int>(pid_); }
-
-private:
-  pid_t pid_ = -1;
-  int out_ = -1;
-  std::string url_;
-};
 
 /// A parleyd on a fresh data dir with the rate limits lifted (bench_node_flags).
 struct parleyd_server {
@@ -95,26 +39,6 @@ struct parleyd_server {
     std::filesystem::remove_all(dir, ec);
   }
 };
-
-bool peers_installed() {
-  std::ifstream f(std::string(PARLEY_PEERS_DIR) + "/node_modules/ws/package.json");
-  bool ok = f.good() && std::system("node --version >/dev/null 2>&1") == 0;
-  if (!ok && std::getenv("CI") != nullptr)
-    FAIL("bench/peers/node_modules missing in CI (scripts/test.sh runs bench/peers/install.sh)");
-  return ok;
-}
-
-nlohmann::json run_bench(const std::string& args) {
-  std::string json = "/tmp/parley-bench-tp-" + std::to_string(::getpid()) + ".json";
-  std::string cmd = std::string(PARLEY_BENCH_PATH) + " " + args + " --json " + json
-                    + " >/dev/null 2>&1";
-  INFO(cmd);
-  REQUIRE(std::system(cmd.c_str()) == 0);
-  std::ifstream in(json);
-  auto doc = nlohmann::json::parse(in);
-  std::remove(json.c_str());
-  return doc;
-}
 
 // 9 channels x 4 members, 14 clients per process: 3 workers of 3 channels (12 clients).
 // 12 senders: channel k mod 9, so channels 0-2 (worker 0) hold 6 senders, the others 3.
@@ -182,7 +106,7 @@ TEST_CASE("throughput over three workers against the ws peer delivers every acke
     WARN("bench/peers/node_modules missing (run bench/peers/install.sh); not run");
     return;
   }
-  server_process ws({"node", std::string(PARLEY_PEERS_DIR) + "/ws-server.js", "0"});
+  server_process ws(peer_argv("ws-server.js"));
   auto doc = run_bench(std::string(split_flags) + "--target ws --node " + ws.url());
   CHECK(doc["target"] == "ws");
   check_merged(doc, 4);
@@ -195,8 +119,8 @@ TEST_CASE("throughput over two ws processes keeps each room on one process",
     return;
   }
   // A room split over two processes would miss the members on the other one.
-  server_process a({"node", std::string(PARLEY_PEERS_DIR) + "/ws-server.js", "0"});
-  server_process b({"node", std::string(PARLEY_PEERS_DIR) + "/ws-server.js", "0"});
+  server_process a(peer_argv("ws-server.js"));
+  server_process b(peer_argv("ws-server.js"));
   auto doc = run_bench(std::string(split_flags) + "--target ws --node " + a.url() + " --node "
                        + b.url());
   CHECK(doc["nodes"].size() == 2);

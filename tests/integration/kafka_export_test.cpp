@@ -4,16 +4,12 @@
 #ifdef PARLEY_HAVE_KAFKA
 
 #include <algorithm>
-#include <array>
 #include <chrono>
-#include <cstdio>
 #include <map>
 #include <set>
 #include <sstream>
 #include <string>
 #include <vector>
-
-#include <sys/wait.h>
 
 #include <catch2/catch.hpp>
 #include <librdkafka/rdkafka.h>
@@ -60,23 +56,8 @@ private:
   rd_kafka_mock_cluster_t* cluster_ = nullptr;
 };
 
-struct tail_result {
-  int status = -1;
-  std::string out;
-};
-
-tail_result run_export_tail(const std::string& args) {
-  std::string cmd = std::string(PARLEY_EXPORT_TAIL_PATH) + " " + args + " 2>&1";
-  tail_result r;
-  FILE* pipe = popen(cmd.c_str(), "r");
-  REQUIRE(pipe);
-  std::array<char, 4096> buf;
-  size_t n;
-  while ((n = fread(buf.data(), 1, buf.size(), pipe)) > 0)
-    r.out.append(buf.data(), n);
-  int status = pclose(pipe);
-  r.status = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-  return r;
+cli_result run_export_tail(const std::string& args) {
+  return run_command(std::string(PARLEY_EXPORT_TAIL_PATH) + " " + args);
 }
 
 } // namespace

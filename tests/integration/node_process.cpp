@@ -388,8 +388,8 @@ json parse_body(const client::http_response& res) {
   return json();
 }
 
-cli_result run_cli(const std::string& env, const std::string& args) {
-  std::string cmd = env + " " + PARLEY_CLI_PATH + " " + args + " 2>&1";
+cli_result run_command(const std::string& command) {
+  std::string cmd = command + " 2>&1";
   cli_result r;
   FILE* pipe = popen(cmd.c_str(), "r");
   REQUIRE(pipe);
@@ -399,6 +399,11 @@ cli_result run_cli(const std::string& env, const std::string& args) {
     r.out.append(buf.data(), n);
   int status = pclose(pipe);
   r.status = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+  return r;
+}
+
+cli_result run_cli(const std::string& env, const std::string& args) {
+  auto r = run_command(env + " " + PARLEY_CLI_PATH + " " + args);
   while (!r.out.empty() && r.out.back() == '\n')
     r.out.pop_back();
   return r;

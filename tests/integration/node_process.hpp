@@ -151,13 +151,17 @@ nlohmann::json expect_error(client::ws_client& ws, const std::string& code,
 /// Parses a JSON body (REQUIREs it is JSON).
 nlohmann::json parse_body(const client::http_response& res);
 
-/// The exit status and output (stdout and stderr together) of a `parley` CLI run.
+/// The exit status and output (stdout and stderr together) of a command run.
 struct cli_result {
   int status = -1;
   std::string out;
 };
 
-/// Runs `parley <args>` through the shell with `env` prepended ("K=V K2=V2").
+/// Runs `command` through the shell, stderr merged into stdout; the output as printed.
+cli_result run_command(const std::string& command);
+
+/// Runs `parley <args>` through the shell with `env` prepended ("K=V K2=V2"); trailing
+/// newlines are dropped from the output.
 cli_result run_cli(const std::string& env, const std::string& args);
 
 /// User ids "U<first>" ... "U<first+n-1>".

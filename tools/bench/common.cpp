@@ -74,6 +74,21 @@ ojson frames_json(const fleet& f) {
   return j;
 }
 
+void report_node_memory(ojson& j, const node_sample& before, const node_sample& after,
+                        size_t ready) {
+  if (!before.ok || !after.ok || ready == 0)
+    return;
+  double per_conn_kib = (static_cast<double>(after.rss_kb) - static_cast<double>(before.rss_kb))
+                        / static_cast<double>(ready);
+  j["node_rss_kb_before"] = before.rss_kb;
+  j["node_rss_kb_after"] = after.rss_kb;
+  j["node_rss_kib_per_connection"] = per_conn_kib;
+  j["node_cpu_s_connecting"] = after.cpu_s - before.cpu_s;
+  print_row("node RSS before / after", strf("%.1f / %.1f MiB", before.rss_kb / 1024.0,
+                                            after.rss_kb / 1024.0));
+  print_row("node RSS per connection", strf("%.2f KiB", per_conn_kib));
+}
+
 ojson connect_phase(fleet& f, const options& o) {
   auto before = sample_nodes(o.node_pids);
   auto report = f.connect_all();
@@ -97,17 +112,7 @@ ojson connect_phase(fleet& f, const options& o) {
     print_row("  failure", strf("%zu x %s", n, why.c_str()));
   if (!quiet)
     print_row("warning", strf("setup traffic still flowing after %.0f s (--settle)", o.settle_s));
-  if (before.ok && after.ok && report.ready > 0) {
-    double per_conn_kib = (static_cast<double>(after.rss_kb) - static_cast<double>(before.rss_kb))
-                          / static_cast<double>(report.ready);
-    j["node_rss_kb_before"] = before.rss_kb;
-    j["node_rss_kb_after"] = after.rss_kb;
-    j["node_rss_kib_per_connection"] = per_conn_kib;
-    j["node_cpu_s_connecting"] = after.cpu_s - before.cpu_s;
-    print_row("node RSS before / after", strf("%.1f / %.1f MiB", before.rss_kb / 1024.0,
-                                              after.rss_kb / 1024.0));
-    print_row("node RSS per connection", strf("%.2f KiB", per_conn_kib));
-  }
+  report_node_memory(j, before, after, report.ready);
   return j;
 }
 

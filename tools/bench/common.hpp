@@ -26,6 +26,11 @@ fleet_config make_fleet_config(const options& o);
 /// figures and the node's RSS per connection; returns them as JSON.
 ojson connect_phase(fleet& f, const options& o);
 
+/// Adds the node's RSS per ready connection and its CPU over the connect phase to `j` and
+/// prints them; nothing when either sample failed or no client is ready.
+void report_node_memory(ojson& j, const node_sample& before, const node_sample& after,
+                        size_t ready);
+
 /// Whether a hello_ack frame lists `channel` in its `channels` map.
 bool hello_ack_lists(std::string_view hello_ack, const std::string& channel);
 

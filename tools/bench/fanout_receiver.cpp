@@ -19,7 +19,7 @@ bool parse_k(std::string_view id, uint64_t& k) {
 } // namespace
 
 fanout_receiver::fanout_receiver(std::string room, size_t clients, bool has_seqs)
-  : room_(std::move(room)), has_seqs_(has_seqs), last_seq_(clients, 0) {
+  : room_(std::move(room)), has_seqs_(has_seqs), seqs_(clients) {
 }
 
 std::string fanout_receiver::message_id(uint64_t k, uint64_t tag) {
@@ -49,14 +49,8 @@ void fanout_receiver::on_frame(size_t client, const scanned_frame& f, std::strin
     case frame_kind::message_new: break;
     default: return;
   }
-  if (has_seqs_) {
-    auto& last = last_seq_[client];
-    if (f.seq <= last)
-      ++order_violations_;
-    else if (f.seq > last + 1)
-      gaps_ += f.seq - last - 1;
-    last = std::max(last, f.seq);
-  }
+  if (has_seqs_)
+    seqs_.see(client, f.seq);
   if (!parse_k(f.client_msg_id, k) || f.send_ns == 0) {
     ++foreign_;
     return;
@@ -105,8 +99,8 @@ uint64_t fanout_receiver::ack_seq(uint64_t k) const {
 }
 
 nlohmann::json fanout_receiver::counters() const {
-  return {{"seq_gaps", gaps_},
-          {"order_violations", order_violations_},
+  return {{"seq_gaps", seqs_.gaps()},
+          {"order_violations", seqs_.violations()},
           {"late_deliveries", late_},
           {"cursors", cursors_},
           {"membership_missing_in_hello_ack", membership_missing_},

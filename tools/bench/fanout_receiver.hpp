@@ -9,6 +9,7 @@
 #include <nlohmann/json.hpp>
 
 #include "tools/bench/fleet.hpp"
+#include "tools/bench/seq_order.hpp"
 
 namespace parley::bench {
 
@@ -52,12 +53,12 @@ public:
 private:
   std::string room_;
   bool has_seqs_;
-  std::vector<uint64_t> last_seq_;
+  seq_order seqs_;
   std::map<uint64_t, receipt> open_;
   std::set<uint64_t> taken_;
   std::map<uint64_t, std::pair<int64_t, uint64_t>> acks_;  // k -> (recv ns, seq)
   std::set<uint64_t> refused_;
-  uint64_t gaps_ = 0, order_violations_ = 0, late_ = 0, cursors_ = 0, membership_missing_ = 0;
+  uint64_t late_ = 0, cursors_ = 0, membership_missing_ = 0;
   uint64_t foreign_ = 0;
   std::map<std::string, uint64_t> errors_;
 };

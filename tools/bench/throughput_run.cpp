@@ -57,7 +57,7 @@ void add_share_clients(fleet& f, const options& o, uint64_t base, const throughp
 throughput_run::throughput_run(const options& o, throughput_share share)
   : o_(o), proto_(*parse_target(o.target)), channel_ids_(std::move(share.channel_ids)),
     client_channel_(std::move(share.client_channel)), channel_ready_(channel_ids_.size(), 0),
-    last_seq_(client_channel_.size(), 0), local_sender_(share.total_senders, -1) {
+    seqs_(client_channel_.size()), local_sender_(share.total_senders, -1) {
   for (auto& at : share.senders) {
     local_sender_[at.global] = static_cast<int64_t>(senders_.size());
     sender s;
@@ -146,14 +146,8 @@ throughput_run::sent_message* throughput_run::find(std::string_view id, size_t& 
 void throughput_run::on_new(size_t client, const scanned_frame& f, int64_t recv_ns) {
   // Per-connection order (DESIGN.md "Fan-out": in seq order): the channels are new, so
   // the first message is seq 1 and every later one is last + 1.
-  if (proto_.has_seqs()) {
-    auto& last = last_seq_[client];
-    if (f.seq <= last)
-      ++order_violations_;
-    else if (f.seq > last + 1)
-      gaps_ += f.seq - last - 1;
-    last = std::max(last, f.seq);
-  }
+  if (proto_.has_seqs())
+    seqs_.see(client, f.seq);
   if (f.channel_id != channel_ids_[client_channel_[client]])
     ++wrong_channel_;
   size_t k = 0;
@@ -229,8 +223,8 @@ nlohmann::json throughput_run::counters() const {
           {"deliveries_in_window", delivered_in_window_},
           {"misses", misses},
           {"errors", errors_},
-          {"seq_gaps", gaps_},
-          {"order_violations", order_violations_},
+          {"seq_gaps", seqs_.gaps()},
+          {"order_violations", seqs_.violations()},
           {"wrong_channel", wrong_channel_},
           {"unknown_deliveries", unknown_deliveries_},
           {"deliveries_of_refused", unexpected_deliveries_},

@@ -8,6 +8,7 @@
 #include <nlohmann/json.hpp>
 
 #include "tools/bench/common.hpp"
+#include "tools/bench/seq_order.hpp"
 
 namespace parley::bench {
 
@@ -88,13 +89,13 @@ private:
   std::vector<std::string> channel_ids_;
   std::vector<size_t> client_channel_;
   std::vector<size_t> channel_ready_;
-  std::vector<uint64_t> last_seq_;
+  seq_order seqs_;
   std::vector<sender> senders_;
   std::vector<int64_t> local_sender_;  // global sender -> local index, -1 elsewhere
   int64_t start_ns_ = 0, end_ns_ = 0;
   int64_t unresolved_ = 0, deliveries_outstanding_ = 0;
   uint64_t acked_ = 0, acked_in_window_ = 0, delivered_ = 0, delivered_in_window_ = 0;
-  uint64_t order_violations_ = 0, gaps_ = 0, wrong_channel_ = 0, unknown_deliveries_ = 0;
+  uint64_t wrong_channel_ = 0, unknown_deliveries_ = 0;
   uint64_t unexpected_deliveries_ = 0, unexpected_acks_ = 0, cursors_ = 0;
   uint64_t membership_missing_ = 0, new_before_ack_ = 0;
   std::map<std::string, uint64_t> errors_;
