@@ -253,15 +253,22 @@ void set_status(channel_actor self, user_id user, const caf::actor& gw, presence
 
 // -- cursor mode ---------------------------------------------------------------------------
 
+/// Messages waiting between the channels and the sockets of this node: in the gateway's
+/// mailbox, and handed to the Asio lanes but not yet pushed.
+int64_t fanout_backlog(const node_counters& c) {
+  return static_cast<int64_t>(c.gateway_backlog.load(std::memory_order_relaxed))
+         + c.lane_backlog.load(std::memory_order_relaxed);
+}
+
 /// Read-time fan-out for channels above the large threshold, and under overload (the node's
-/// gateway is backlogged) for every channel above the overload threshold: large channels
+/// fan-out is backlogged) for every channel above the overload threshold: large channels
 /// degrade first, DMs and small channels keep real-time push (DESIGN.md "Backpressure").
 bool read_time_fanout(const channel_state& st) {
   auto& lim = st.node->limits;
   if (st.members.size() > lim.large_channel_members)
     return true;
   return st.members.size() > lim.overload_cursor_members
-         && st.node->counters.gateway_backlog.load(std::memory_order_relaxed) > lim.overload_backlog;
+         && fanout_backlog(st.node->counters) > static_cast<int64_t>(lim.overload_backlog);
 }
 
 void send_cursor(channel_actor self) {

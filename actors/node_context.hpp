@@ -37,7 +37,7 @@ struct node_limits {
   // Above: no presence.update push at all (members pull with presence.get). Pushing every
   // transition to every online member costs O(N^2) frames while N members connect.
   size_t presence_push_members = 1000;
-  size_t overload_backlog = 5000;          // gateway mailbox depth that means "overloaded"
+  size_t overload_backlog = 5000;          // messages waiting for fan-out (gateway + lanes)
   size_t overload_cursor_members = 100;    // under overload, channels above this go to cursor mode
   caf::timespan cursor_interval = std::chrono::milliseconds(250);
   // Inter-node deliveries (DESIGN.md "Backpressure", layer 3): a delivery to another node's
@@ -155,6 +155,9 @@ struct node_counters {
   std::atomic<uint64_t> frames_pushed{0};
   std::atomic<uint64_t> rate_limited{0};
   std::atomic<uint64_t> gateway_backlog{0}; // the gateway's mailbox depth at its last delivery
+  // Fan-out batches handed to the Asio lanes and not yet pushed to their sockets (with io
+  // lanes the gateway rarely queues: a saturated node shows here).
+  std::atomic<int64_t> lane_backlog{0};
   std::atomic<uint64_t> cursor_fanouts{0}; // acked messages announced by channel.cursor, not pushed
   std::atomic<uint64_t> redis_errors{0};   // failed Redis connects and batches (mirror)
   std::atomic<uint64_t> kafka_errors{0};   // failed deliveries, log reads, broker errors

@@ -8,7 +8,8 @@ namespace parley {
 
 namespace net = boost::asio;
 
-io_lane::io_lane() : ioc_(1), work_(net::make_work_guard(ioc_)) {
+io_lane::io_lane(std::atomic<int64_t>* backlog)
+  : ioc_(1), backlog_(backlog), work_(net::make_work_guard(ioc_)) {
 }
 
 void io_lane::run() {
@@ -22,15 +23,20 @@ void io_lane::stop() {
 
 void io_lane::push_message(std::vector<sink_ptr> sinks, frame_ptr frame, channel_id channel,
                            uint64_t seq, int64_t acked_ns) {
-  net::post(ioc_, [sinks = std::move(sinks), frame = std::move(frame), channel, seq, acked_ns] {
+  if (backlog_)
+    backlog_->fetch_add(1, std::memory_order_relaxed);
+  net::post(ioc_, [this, sinks = std::move(sinks), frame = std::move(frame), channel, seq,
+                   acked_ns] {
     for (auto& s : sinks)
       static_cast<lane_sink&>(*s).push_message_here(frame, channel, seq, acked_ns);
+    if (backlog_)
+      backlog_->fetch_sub(1, std::memory_order_relaxed);
   });
 }
 
-io_lanes::io_lanes(size_t count) {
+io_lanes::io_lanes(size_t count, std::atomic<int64_t>* backlog) {
   for (size_t i = 0; i < std::max<size_t>(1, count); ++i)
-    lanes_.push_back(std::make_unique<io_lane>());
+    lanes_.push_back(std::make_unique<io_lane>(backlog));
 }
 
 io_lanes::~io_lanes() {

@@ -27,7 +27,8 @@ public:
 /// connections with one post (actors/outbound_sink.hpp, sink_lane).
 class io_lane : public sink_lane {
 public:
-  io_lane();
+  /// `backlog` (optional) counts batches handed to the lane and not yet pushed.
+  explicit io_lane(std::atomic<int64_t>* backlog = nullptr);
 
   boost::asio::io_context& context() { return ioc_; }
 
@@ -41,13 +42,14 @@ public:
 
 private:
   boost::asio::io_context ioc_;
+  std::atomic<int64_t>* backlog_;
   std::optional<boost::asio::executor_work_guard<boost::asio::io_context::executor_type>> work_;
 };
 
 /// The node's Asio lanes (`io-threads` of them) and their threads.
 class io_lanes {
 public:
-  explicit io_lanes(size_t count);
+  io_lanes(size_t count, std::atomic<int64_t>* backlog = nullptr);
   ~io_lanes();
 
   io_lanes(const io_lanes&) = delete;

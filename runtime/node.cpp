@@ -199,7 +199,7 @@ struct node::impl {
     server->tls = std::move(tls);
     auto address = net::ip::make_address(cfg.http_host);
     try {
-      lanes = std::make_unique<io_lanes>(cfg.io_threads);
+      lanes = std::make_unique<io_lanes>(cfg.io_threads, &ctx->counters.lane_backlog);
       server->lanes = lanes.get();
       http = std::make_shared<listener>(*lanes, net::ip::tcp::endpoint{address, cfg.http_port},
                                         *server);

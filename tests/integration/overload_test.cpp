@@ -397,7 +397,8 @@ TEST_CASE("past capacity the large channel degrades to cursor mode while DMs kee
   // Every send was acked; the large channel went to cursor mode and its members caught up
   // with backfill; the DMs stayed real-time.
   CHECK(big_acked.size() == total);
-  CHECK(cursor_mode > 0);                              // the overload policy switched it
+  // The overload policy switched it (measured: ~3,500 of 6,000 here; 1 % leaves room).
+  CHECK(cursor_mode * 100 >= static_cast<double>(total));
   CHECK(to_nobody >= static_cast<uint64_t>(cursor_mode)); // and those seqs were not pushed
   CHECK(cursors > 0);
   CHECK(with_cursor == static_cast<uint64_t>(big_members));
