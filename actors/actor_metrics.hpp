@@ -20,7 +20,7 @@
 
 namespace parley {
 
-/// The instrumented actor kinds (DESIGN.md "Operators"); one label value each.
+/// The instrumented actor kinds (docs/architecture.md "Operators"); one label value each.
 enum class actor_kind : uint8_t {
   connection,
   channel,
@@ -87,7 +87,7 @@ struct actor_row {
   uint64_t processed;
 };
 
-/// The node-wide metrics registry (DESIGN.md "Operators"), owned by node_context. Hot-path
+/// The node-wide metrics registry (docs/architecture.md "Operators"), owned by node_context. Hot-path
 /// figures are prometheus-cpp counters and gauges (atomics) cached per kind, or atomic
 /// histograms; figures derived from the live-actor table (mailbox depth, hot channels) are
 /// computed per scrape, so label cardinality stays bounded by the kinds and the top K channels.

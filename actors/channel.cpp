@@ -262,7 +262,7 @@ int64_t fanout_backlog(const node_counters& c) {
 
 /// Read-time fan-out for channels above the large threshold, and under overload (the node's
 /// fan-out is backlogged) for every channel above the overload threshold: large channels
-/// degrade first, DMs and small channels keep real-time push (DESIGN.md "Backpressure").
+/// degrade first, DMs and small channels keep real-time push (docs/architecture.md "Backpressure").
 bool read_time_fanout(const channel_state& st) {
   auto& lim = st.node->limits;
   if (st.members.size() > lim.large_channel_members)
@@ -278,7 +278,7 @@ void send_cursor(channel_actor self) {
   broadcast(self, cursor_delivery(st));
 }
 
-/// Read-time fan-out: at most one channel.cursor per interval (DESIGN.md "Hybrid fan-out").
+/// Read-time fan-out: at most one channel.cursor per interval (docs/architecture.md "Fan-out tiers").
 void cursor_advanced(channel_actor self) {
   auto& st = self->state;
   st.cursor_dirty = true;

@@ -21,7 +21,7 @@
 
 namespace parley {
 
-/// The single writer of one channel's sequence (DESIGN.md "channel", "Send path").
+/// The single writer of one channel's sequence (docs/architecture.md "Channel", "Send path").
 /// Activated on first use (loads members, latest seq and recent messages), passivated when
 /// quiet. Dedups retries, checks membership and rate limits, assigns seq = last + 1, hands the
 /// message to the sequencer and, once durable, acks the sender and fans out ONE delivery per
@@ -72,7 +72,7 @@ struct channel_state {
   std::map<user_id, presence_status> presence_backlog; // coalesced updates of big channels
   bool presence_flush_scheduled = false;
 
-  /// The delivery path to another node's gateway (DESIGN.md "Backpressure", layer 3).
+  /// The delivery path to another node's gateway (docs/architecture.md "Backpressure", layer 3).
   struct peer_link {
     std::string peer;        // the peer node's name: the key of its circuit in the node context
     bool confirming = false; // a delivery awaiting confirmation is out
@@ -107,7 +107,7 @@ struct channel_state {
 ///             (catchup_atom) cursor to peers whose deliveries an open circuit skipped
 caf::behavior channel(caf::stateful_actor<channel_state>* self, node_ptr node, channel_id id);
 
-/// The dedup key of DESIGN.md: (workspace, user, client_msg_id).
+/// The dedup key (docs/protocol.md "Rules"): (workspace, user, client_msg_id).
 std::string dedup_key(const principal& who, const std::string& client_msg_id);
 
 } // namespace parley

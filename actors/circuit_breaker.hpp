@@ -5,7 +5,7 @@
 
 namespace parley {
 
-/// The inter-node circuit breaker of one peer node (DESIGN.md "Backpressure", layer 3), as a
+/// The inter-node circuit breaker of one peer node (docs/architecture.md "Backpressure", layer 3), as a
 /// pure state machine: no actors, no clock of its own, no locking. The caller reports each
 /// confirmed or missed delivery and asks before each delivery whether it may be sent.
 ///

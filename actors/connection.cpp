@@ -113,7 +113,7 @@ void on_presence_get(connection_actor self, const presence_get_frame& f) {
 }
 
 /// hello_ack goes first, then one backfill page per channel that is behind, then live frames
-/// (the sink held them): DESIGN.md "Rules", hello.
+/// (the sink held them): docs/protocol.md "Rules", hello.
 void finish_hello(connection_actor self, const hello_frame& hello,
                   const std::vector<channel_position>& positions) {
   auto& st = self->state;

@@ -16,7 +16,7 @@
 
 namespace parley {
 
-/// One WebSocket session's protocol state machine (DESIGN.md "connection", "Rules"):
+/// One WebSocket session's protocol state machine (docs/architecture.md "Connection", "Rules"):
 /// hello/backfill, sends, pings, presence requests, timeouts. The socket lives on an Asio
 /// thread: frames arrive as messages, everything outbound goes to the sink.
 struct connection_state {
@@ -44,7 +44,7 @@ struct connection_state {
 caf::behavior connection(caf::stateful_actor<connection_state>* self, node_ptr node,
                          uint64_t id, principal who, int64_t token_exp_s, sink_ptr sink);
 
-/// WebSocket close codes used by Parley (RFC 6455 section 7.4.1, plus 4001 of DESIGN.md).
+/// WebSocket close codes used by Parley (RFC 6455 section 7.4.1, plus 4001 for an expired token).
 namespace close_code {
 constexpr uint16_t going_away = 1001;      // 30 s of silence
 constexpr uint16_t unsupported = 1003;     // binary frame

@@ -17,7 +17,7 @@ namespace parley {
 
 /// The node gateway: knows the local connections by user and the local subscribers of each
 /// channel, receives ONE delivery per message per node and pushes the shared, pre-encoded
-/// frame to the sinks of its local connections (DESIGN.md "node gateway").
+/// frame to the sinks of its local connections (docs/architecture.md "Gateway").
 struct gateway_state {
   static inline const char* name = "gateway";
 
@@ -42,7 +42,7 @@ struct gateway_state {
 ///   (unregister_atom, uint64 conn)                      a connection closed
 ///   (deliver_atom, delivery) -> ()                     fan a channel's frame out locally; the
 ///       empty answer, when another node's channel asked with a request, confirms the
-///       delivery within its deadline (DESIGN.md "Backpressure", layer 3)
+///       delivery within its deadline (docs/architecture.md "Backpressure", layer 3)
 ///   (joined_atom, channel_id, workspace_id, vector<user_id>, uint64 latest)  members added
 ///   (left_atom, channel_id, workspace_id, user_id)      a member was removed
 ///   (rehome_atom, channel_id)                           a channel (re)activated somewhere

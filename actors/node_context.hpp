@@ -22,7 +22,7 @@
 
 namespace parley {
 
-/// Limits and thresholds of one node (DESIGN.md "Backpressure", "Hybrid fan-out").
+/// Limits and thresholds of one node (docs/architecture.md "Backpressure", "Hybrid fan-out").
 struct node_limits {
   double user_rate_per_s = 1;         // per user per channel
   double user_burst = 5;
@@ -40,7 +40,7 @@ struct node_limits {
   size_t overload_backlog = 5000;          // messages waiting for fan-out (gateway + lanes)
   size_t overload_cursor_members = 100;    // under overload, channels above this go to cursor mode
   caf::timespan cursor_interval = std::chrono::milliseconds(250);
-  // Inter-node deliveries (DESIGN.md "Backpressure", layer 3): a delivery to another node's
+  // Inter-node deliveries (docs/architecture.md "Backpressure", layer 3): a delivery to another node's
   // gateway not confirmed within the deadline is a failure; `circuit_failures` consecutive
   // failures open that peer's circuit, which lets one probe through every probe interval.
   // A zero deadline turns confirmation and the circuit off (plain sends).
@@ -67,7 +67,7 @@ private:
   std::unordered_map<workspace_id, token_bucket> buckets_;
 };
 
-/// The live nodes of the cluster and the owner of each channel (DESIGN.md "cluster"):
+/// The live nodes of the cluster and the owner of each channel (docs/architecture.md "Cluster"):
 /// rendezvous hashing of channel_id over the live nodes. A short mutex, no I/O.
 class placement {
 public:
@@ -108,7 +108,7 @@ private:
   std::vector<peer> peers_;
 };
 
-/// Finds the actor of a channel, activating it on first use (DESIGN.md "channel"): the
+/// Finds the actor of a channel, activating it on first use (docs/architecture.md "Channel"): the
 /// channel actor itself on its owner node, elsewhere a local stub forwarding to the owner.
 /// A short mutex, no I/O: activation itself is asynchronous inside the actors.
 class channel_directory {

@@ -14,7 +14,7 @@
 
 namespace parley {
 
-/// Presence of the users connected to this node (DESIGN.md "presence"): a user is online
+/// Presence of the users connected to this node (docs/architecture.md "Presence"): a user is online
 /// while any of its connections is open and it did not set itself away. Transitions go to the
 /// user's channel actors, which broadcast presence.update to their online members.
 struct presence_state {

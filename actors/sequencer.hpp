@@ -15,7 +15,7 @@
 namespace parley {
 
 /// The sequencer makes seqs durable: it group-commits the appends of many channel actors in
-/// one transaction per batch and answers each append once durable (DESIGN.md "sequencer").
+/// one transaction per batch and answers each append once durable (docs/architecture.md "Group commit").
 /// Blocking storage I/O: spawn it detached outside tests.
 struct sequencer_state {
   static inline const char* name = "sequencer";

@@ -15,7 +15,7 @@ using json = nlohmann::json;
 
 constexpr uint64_t max_seq = static_cast<uint64_t>(std::numeric_limits<int64_t>::max());
 
-/// What an error frame can say about the frame it refuses (DESIGN.md "Server -> client").
+/// What an error frame can say about the frame it refuses (docs/protocol.md "Server -> client").
 struct error_context {
   std::optional<std::string> ref_id;
   std::optional<channel_id> channel;
@@ -59,7 +59,7 @@ parse_result parse_hello(const json& obj) {
     return client_frame{std::move(f)};
   if (!it->is_object())
     return fail(error_code::bad_request, "last_seq_map must be an object");
-  // DESIGN.md "Edge rules": bad entries are ignored, not fatal.
+  // docs/protocol.md "Edge rules": bad entries are ignored, not fatal.
   for (auto entry = it->begin(); entry != it->end(); ++entry) {
     auto channel = channel_id::parse(entry.key());
     auto seq = as_seq(entry.value());
@@ -81,7 +81,7 @@ parse_result parse_send(const json& obj) {
   auto channel = channel_field(obj);
   ctx.channel = channel;
 
-  // DESIGN.md "Edge rules": frame shape is checked as channel_id, text, client_msg_id.
+  // docs/protocol.md "Edge rules": frame shape is checked as channel_id, text, client_msg_id.
   if (!channel)
     return fail(error_code::bad_request, bad_channel_message, ctx);
   auto text_it = obj.find("text");
@@ -114,7 +114,7 @@ parse_result parse_backfill(const json& obj) {
     f.after_seq = *seq;
   }
   if (auto it = obj.find("limit"); it != obj.end()) {
-    // DESIGN.md "Rules": limit is clamped to 1 ... 100; only a non-integer is refused.
+    // docs/protocol.md "Rules": limit is clamped to 1 ... 100; only a non-integer is refused.
     if (it->is_number_unsigned()) {
       auto v = it->get<uint64_t>();
       f.limit = static_cast<uint32_t>(v < 1 ? 1 : (v > max_backfill_limit ? max_backfill_limit : v));

@@ -14,7 +14,7 @@
 
 namespace parley {
 
-/// Frame-size limits of DESIGN.md "Rules".
+/// Frame-size limits of docs/protocol.md "Rules".
 constexpr size_t max_text_bytes = 4000;
 constexpr size_t max_client_msg_id = 64;
 constexpr uint32_t max_backfill_limit = 100;
@@ -67,7 +67,7 @@ struct frame_error {
 /// Either a frame or the error it earns.
 using parse_result = std::variant<client_frame, frame_error>;
 
-/// Parses and validates one client text frame (DESIGN.md "Client -> server", "Edge rules").
+/// Parses and validates one client text frame (docs/protocol.md "Client -> server", "Edge rules").
 /// Never throws: invalid JSON, nesting deeper than 32, wrong types, unknown `type` -> bad_request;
 /// over-long text -> msg_too_long.
 parse_result parse_client_frame(std::string_view text);

@@ -23,7 +23,7 @@ std::string_view to_string(error_code code) {
 }
 
 int http_status(error_code code) {
-  // DESIGN.md "REST on the same listener".
+  // docs/protocol.md "REST on the same listener".
   switch (code) {
     case error_code::bad_request:
       return 400;

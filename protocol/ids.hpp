@@ -8,7 +8,7 @@
 
 namespace parley {
 
-/// A strongly typed numeric id with a one-letter wire prefix (DESIGN.md "Identifiers").
+/// A strongly typed numeric id with a one-letter wire prefix (docs/protocol.md "Identifiers").
 template <char Prefix>
 struct named_id {
   static constexpr char prefix = Prefix;

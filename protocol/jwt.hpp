@@ -9,7 +9,7 @@
 
 namespace parley {
 
-/// The claims Parley reads from a user token (DESIGN.md "Connect and authenticate").
+/// The claims Parley reads from a user token (docs/protocol.md "Connect and authenticate").
 struct jwt_claims {
   user_id user;           // `sub`, e.g. "U7"
   workspace_id workspace; // `wid`, e.g. "W1"

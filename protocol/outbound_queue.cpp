@@ -28,7 +28,7 @@ outbound_queue::push_result outbound_queue::push_message(frame_ptr frame, channe
   }
   auto result = push_result::queued;
   if (droppable_count_ >= limits_.max_droppable) {
-    // DESIGN.md "Slow consumers": drop the oldest message.new; the client sees the gap through
+    // docs/protocol.md "Slow consumers": drop the oldest message.new; the client sees the gap through
     // the channel.cursor sent once the queue drains.
     auto oldest = std::find_if(items_.begin(), items_.end(),
                                [](const item& i) { return i.droppable; });
@@ -49,7 +49,7 @@ outbound_queue::push_result outbound_queue::push_message(frame_ptr frame, channe
 
 outbound_queue::push_result outbound_queue::push_control(frame_ptr frame) {
   size_t bytes = frame ? frame->size() : 0;
-  // DESIGN.md "Slow consumers": control frames are never dropped; too many of them close the
+  // docs/protocol.md "Slow consumers": control frames are never dropped; too many of them close the
   // connection (1013) instead, so nothing is queued here.
   if (bytes > limits_.max_control_bytes || control_bytes_ > limits_.max_control_bytes - bytes)
     return push_result::overflow;

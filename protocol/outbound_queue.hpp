@@ -10,7 +10,7 @@
 
 namespace parley {
 
-/// The bounded outbound queue of one connection (DESIGN.md "Slow consumers").
+/// The bounded outbound queue of one connection (docs/protocol.md "Slow consumers").
 /// Only `message.new` frames are droppable: at most `max_droppable` are queued, the oldest is
 /// dropped beyond that. Once the queue drains after a drop, one `channel.cursor` per channel
 /// that lost frames is queued, carrying the highest seq seen for it. Other frames are never

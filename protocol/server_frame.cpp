@@ -4,7 +4,7 @@ namespace parley {
 
 namespace {
 
-// Frames keep DESIGN.md's field order ("type" first), which plain nlohmann::json would sort.
+// Frames keep the field order of docs/protocol.md ("type" first), which plain nlohmann::json would sort.
 using ojson = nlohmann::ordered_json;
 
 std::string dump(const ojson& j) {
@@ -134,7 +134,7 @@ std::string encode_error(const frame_error& e) {
   j["type"] = "error";
   j["code"] = std::string(to_string(e.code));
   j["message"] = e.message;
-  // DESIGN.md "Server -> client": ref_id is always present, null when there is none;
+  // docs/protocol.md "Server -> client": ref_id is always present, null when there is none;
   // channel_id only when the refusal concerns a channel.
   if (e.ref_id)
     j["ref_id"] = *e.ref_id;

@@ -16,7 +16,7 @@ token_bucket::token_bucket(double rate_per_s, double burst)
   : rate_per_us_(std::max(rate_per_s, 0.0) / 1e6),
     burst_(std::max(burst, 0.0)),
     tokens_(burst_) {
-  // The bucket starts full (DESIGN.md "Backpressure": burst 5 allows 5 sends at once).
+  // The bucket starts full (docs/architecture.md "Backpressure": burst 5 allows 5 sends at once).
 }
 
 bool token_bucket::available(int64_t now_us) {

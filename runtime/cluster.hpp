@@ -11,7 +11,7 @@
 
 namespace parley {
 
-/// Cluster membership of one node (DESIGN.md "cluster"): BASP links to every peer of the
+/// Cluster membership of one node (docs/architecture.md "Cluster"): BASP links to every peer of the
 /// cluster file with reconnect and backoff, node-down detection by monitoring the peers'
 /// cluster actors, and the owner lookup peers use to find this node's channel actors.
 /// Every membership change updates the placement, re-homes channels and re-attaches the

@@ -21,7 +21,7 @@ struct cluster_member {
   uint16_t http_port = 0;
 };
 
-/// Everything a node is started with (DESIGN.md "Configuration and launch"). Defaults run one
+/// Everything a node is started with (docs/architecture.md "Configuration and launch"). Defaults run one
 /// node on SQLite in ./data with HTTP on 127.0.0.1:8080.
 struct node_config {
   std::string node_name = "local";

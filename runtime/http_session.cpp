@@ -127,7 +127,7 @@ void http_session<Stream>::on_read(beast::error_code ec, size_t) {
   });
 }
 
-/// DESIGN.md "Connect and authenticate": bad workspace_id -> 400 before any token check;
+/// docs/protocol.md "Connect and authenticate": bad workspace_id -> 400 before any token check;
 /// a token in the query wins over the header; no 101 is ever sent on failure.
 template <class Stream>
 void http_session<Stream>::upgrade(rest_api::request req) {

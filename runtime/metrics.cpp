@@ -32,7 +32,7 @@ void gauge(metric_list& out, const char* name, const char* help, uint64_t value,
   out.push_back(std::move(f));
 }
 
-/// The inter-node circuits, one labelled series per peer (DESIGN.md "Backpressure", layer 3).
+/// The inter-node circuits, one labelled series per peer (docs/architecture.md "Backpressure", layer 3).
 void circuits(metric_list& out, server_context& ctx) {
   auto rows = ctx.node->circuits.snapshot();
   auto family = [&](const char* name, const char* help, prometheus::MetricType type,

@@ -274,7 +274,7 @@ struct node::impl {
       http->stop();
     if (lanes)
       lanes->stop();
-    // Actors may still hold sessions; the system does not wait for them (see NOTES-deps).
+    // Actors may still hold sessions; the system does not wait for them (docs/architecture.md "Shutdown").
     for (auto hdl : {ctx->gateway, ctx->presence, ctx->sequencer, ctx->store})
       if (hdl)
         caf::anon_send_exit(hdl, caf::exit_reason::user_shutdown);

@@ -18,7 +18,7 @@ struct rest_reply {
   std::string raw; // used instead of `body` when set (e.g. /metrics)
 };
 
-/// The REST endpoints of DESIGN.md on the shared listener. Runs on Asio threads and never
+/// The REST endpoints of docs/protocol.md on the shared listener. Runs on Asio threads and never
 /// blocks them: actor requests go through short-lived actors that call back.
 class rest_api {
 public:

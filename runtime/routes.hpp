@@ -9,7 +9,7 @@
 
 namespace parley {
 
-/// What an HTTP request asks for (DESIGN.md "REST on the same listener"). Pure: no I/O, so
+/// What an HTTP request asks for (docs/protocol.md "REST on the same listener"). Pure: no I/O, so
 /// the router can be tested and fuzzed on its own.
 enum class endpoint {
   web_page,           // GET outside /v1, /metrics, /healthz: the chat page

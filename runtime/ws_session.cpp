@@ -12,7 +12,7 @@ namespace beast = boost::beast;
 namespace websocket = beast::websocket;
 namespace net = boost::asio;
 
-/// DESIGN.md "Limits": a message (reassembled frames) over 64 KiB closes with 1009.
+/// docs/protocol.md "Limits": a message (reassembled frames) over 64 KiB closes with 1009.
 constexpr size_t max_message_bytes = 64 * 1024;
 
 /// Bytes read per step; most chat frames fit in one.

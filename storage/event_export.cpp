@@ -14,7 +14,7 @@ std::string export_json(const chat_message& msg) {
     {"ts", msg.ts},
     {"client_msg_id", msg.client_msg_id},
   };
-  // Invalid UTF-8 cannot be stored (DESIGN.md "Rules"); replace rather than throw anyway.
+  // Invalid UTF-8 cannot be stored (docs/protocol.md "Rules"); replace rather than throw anyway.
   return j.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
 }
 

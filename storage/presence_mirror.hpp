@@ -8,7 +8,7 @@
 namespace parley::storage {
 
 /// Mirrors the users online on this node into a shared store other services read
-/// (DESIGN.md "presence": push notification, routing). Calls never block and never fail:
+/// (docs/architecture.md "Presence": push notification, routing). Calls never block and never fail:
 /// they record a delta under a short mutex; the implementation writes it from its own thread,
 /// so a slow or dead backend delays the mirror but never the delivery path.
 ///

@@ -47,7 +47,7 @@ size_t shard_map::shard_of(workspace_id workspace) const {
 }
 
 channel_id shard_map::first_channel(size_t shard) {
-  // Shard 0 starts at 1: ids are 1 ... 2^63-1 (DESIGN.md "Identifiers").
+  // Shard 0 starts at 1: ids are 1 ... 2^63-1 (docs/protocol.md "Identifiers").
   return channel_id{(static_cast<uint64_t>(shard) << channel_local_bits) | 1};
 }
 

@@ -9,14 +9,14 @@
 
 namespace parley::storage {
 
-/// Maps every workspace to exactly one of N storage shards (DESIGN.md "Storage schema"):
+/// Maps every workspace to exactly one of N storage shards (docs/architecture.md "Storage"):
 /// its messages, members and dedup keys live there and nowhere else.
 /// The mapping is a pure function of the workspace id, the shard count and the overrides,
 /// identical on every node, build and platform. Invariant: once data is stored it must not
 /// change (a moved workspace would lose its history), so growing the shard list needs a
 /// migration of the workspaces that move, or overrides pinning them where they are.
 ///
-/// Channel ids (DESIGN.md "Identifiers") carry their shard in the high bits, so any node finds
+/// Channel ids (docs/protocol.md "Identifiers") carry their shard in the high bits, so any node finds
 /// a channel's shard from its id alone: id = shard << 48 | local, local in 1 ... 2^48-1, shard in
 /// 0 ... 2^15-1 (so every id stays within 1 ... 2^63-1). Shard 0's ids are the plain 1, 2, ...
 /// of a single-database deployment. Invariant: a shard's index in the configuration never

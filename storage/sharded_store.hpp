@@ -17,7 +17,7 @@
 namespace parley::storage {
 
 /// The message log, membership store and export log over N storage shards, one `soci_store`
-/// (one database) each (DESIGN.md "Storage schema": sharded by workspace_id).
+/// (one database) each (docs/architecture.md "Storage": sharded by workspace_id).
 /// Calls keyed by workspace go to `shard_map::shard_of(workspace)`; `find_channel` finds the
 /// shard from the channel id's high bits (`shard_map::shard_of_channel`), so every channel id
 /// is unique across shards. With one shard it behaves exactly like its `soci_store`.

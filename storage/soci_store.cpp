@@ -119,7 +119,7 @@ void configure_sqlite(soci::session& sql, sync_mode mode) {
   // An in-memory database reports "memory": it has nothing to make durable anyway.
   if (journal != "wal" && journal != "memory")
     throw std::runtime_error("cannot switch SQLite to WAL (journal_mode is " + journal + ")");
-  // DESIGN.md "Durability": NORMAL in WAL survives kill -9; FULL fsyncs every commit.
+  // docs/protocol.md "Durability": NORMAL in WAL survives kill -9; FULL fsyncs every commit.
   sql << (mode == sync_mode::full ? "PRAGMA synchronous=FULL" : "PRAGMA synchronous=NORMAL");
   sql << "PRAGMA foreign_keys=OFF";
 }
@@ -188,7 +188,7 @@ const sql_dialect sqlite_dialect{
 
 #ifdef PARLEY_HAVE_SOCI_POSTGRESQL
 void configure_postgresql(soci::session& sql, sync_mode mode) {
-  // DESIGN.md "Durability": a commit returns once its WAL record is flushed on the server,
+  // docs/protocol.md "Durability": a commit returns once its WAL record is flushed on the server,
   // so an ack survives a crash of parleyd, of the server and a power loss, for `full` and
   // `normal` alike (`off` could lose acked messages when the server crashes).
   sql << "SET synchronous_commit = on";
@@ -275,7 +275,7 @@ void configure_mysql(soci::session& sql, sync_mode mode) {
   sql << "SET SESSION TRANSACTION ISOLATION LEVEL READ COMMITTED";
   sql << "SET SESSION innodb_lock_wait_timeout = 5"; // like SQLite's busy_timeout
   sql << "SET NAMES utf8mb4";
-  // DESIGN.md "Durability": InnoDB's flush per commit is a server setting
+  // docs/protocol.md "Durability": InnoDB's flush per commit is a server setting
   // (innodb_flush_log_at_trx_commit, global). Any value survives a crash of parleyd
   // (`normal`); only 1 survives a power loss, so `full` refuses a server set otherwise.
   if (mode == sync_mode::full) {
@@ -390,7 +390,7 @@ struct invalid_request : std::invalid_argument {
   using std::invalid_argument::invalid_argument;
 };
 
-/// Converts an id or seq to the signed BIGINT the database stores (DESIGN.md: 1 ... 2^63-1).
+/// Converts an id or seq to the signed BIGINT the database stores (docs/protocol.md "Identifiers": 1 ... 2^63-1).
 long long to_db(uint64_t value, const char* what) {
   if (value > static_cast<uint64_t>(std::numeric_limits<long long>::max()))
     throw invalid_request(std::string(what) + " exceeds 2^63-1");
@@ -478,7 +478,7 @@ std::string message_columns(const sql_dialect& d) {
          + d.ts_out("ts");
 }
 
-constexpr size_t max_client_msg_id = 64; // DESIGN.md "Rules": 1 ... 64 characters
+constexpr size_t max_client_msg_id = 64; // docs/protocol.md "Rules": 1 ... 64 characters
 
 } // namespace
 
@@ -651,7 +651,7 @@ soci_store::append(const std::vector<chat_message>& batch) {
     long long workspace = 0, channel = 0, seq = 0, user = 0, ts = 0;
     std::string client_msg_id, text;
     soci::indicator client_msg_id_ind = soci::i_ok;
-    // Group commit: one transaction per batch (DESIGN.md "sequencer").
+    // Group commit: one transaction per batch (docs/architecture.md "Group commit").
     write_transaction tx{*sql_, dialect_};
     soci::statement insert
       = (sql_->prepare << dialect_.insert_ignore(
@@ -675,7 +675,7 @@ soci_store::append(const std::vector<chat_message>& batch) {
       if (!dialect_.inserted(*sql_, insert)) {
         // Nothing inserted: either the dedup key exists (possibly from earlier in this very
         // batch, which this transaction sees) or the seq is taken — the primary key fences
-        // a stale second writer of the channel (DESIGN.md "sequencer").
+        // a stale second writer of the channel (docs/architecture.md "Group commit").
         std::optional<chat_message> original;
         if (!msg.client_msg_id.empty())
           original = select_sent(workspace, user, msg.client_msg_id);

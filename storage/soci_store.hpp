@@ -19,7 +19,7 @@ class session;
 
 namespace parley::storage {
 
-/// How hard a commit waits for the disk (DESIGN.md "Durability", `storage.sync`).
+/// How hard a commit waits for the disk (docs/protocol.md "Durability", `storage.sync`).
 /// SQLite maps it to `synchronous`; the servers' own settings decide (see `open_soci_store`).
 enum class sync_mode {
   normal, // survives a process crash (kill -9); WAL with synchronous=NORMAL

@@ -1,7 +1,7 @@
 // parley-export-tail: reads the Kafka export stream (storage/event_export.hpp) from the
 // beginning and verifies it: per channel, every seq first appears in ascending order.
 // Re-deliveries (at-least-once) are counted as duplicates, not violations; seq gaps are
-// allowed (DESIGN.md "Rules": a seq assigned but never acked may be missing).
+// allowed (docs/protocol.md "Rules": a seq assigned but never acked may be missing).
 //
 // usage: parley-export-tail --brokers B [--topic T] [--count N] [--idle-ms MS]
 //                           [--property key=value ...] [--quiet]

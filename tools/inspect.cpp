@@ -1,5 +1,5 @@
 // `parley inspect`: a top-like view over one node or a cluster, from /metrics and
-// /v1/admin/actors (DESIGN.md "Operators"). Rates are counter deltas between two scrapes.
+// /v1/admin/actors (docs/architecture.md "Operators"). Rates are counter deltas between two scrapes.
 
 #include "tools/inspect.hpp"
 

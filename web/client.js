@@ -1,8 +1,8 @@
-// A Parley protocol client (DESIGN.md "Wire protocol"): one WebSocket with reconnect,
+// A Parley protocol client (docs/protocol.md "Wire protocol"): one WebSocket with reconnect,
 // last_seq_map catch-up, seq-gap backfill and send retries. It knows nothing of the DOM;
 // the page listens for its "change" and "notice" events.
 
-const PING_MS = 15000;           // DESIGN.md: client ping every 15 s
+const PING_MS = 15000;           // docs/protocol.md: client ping every 15 s
 const DEAD_MS = 40000;           // nothing received for this long: treat the socket as dead
 const BACKOFF_MIN_MS = 500;
 const BACKOFF_MAX_MS = 15000;
@@ -118,7 +118,7 @@ export class ParleyClient extends EventTarget {
     this.ws = ws;
     ws.onopen = () => {
       this.lastFrameAt = Date.now();
-      // DESIGN.md "Rules": the server answers with hello_ack, then one backfill page per
+      // docs/protocol.md "Rules": the server answers with hello_ack, then one backfill page per
       // channel of last_seq_map that is ahead.
       this.sendFrame({ type: 'hello', last_seq_map: this.lastSeqMap() });
     };
@@ -266,7 +266,7 @@ export class ParleyClient extends EventTarget {
     ch.backfilling = false;
     for (const m of f.messages) ch.add(m);
     // A page holds every existing message in (after_seq, its last seq]; seqs missing inside
-    // it were never stored (DESIGN.md "Ordering"), so the mark may jump over them.
+    // it were never stored (docs/protocol.md "Ordering"), so the mark may jump over them.
     const last = f.messages.length ? f.messages[f.messages.length - 1].channel_seq : f.after_seq;
     if (f.after_seq <= ch.lastSeq) ch.lastSeq = Math.max(ch.lastSeq, last);
     ch.advance();

@@ -1,4 +1,4 @@
-// Deterministic simulation of the send path (DESIGN.md "Send path", "Rules"): connection ->
+// Deterministic simulation of the send path (docs/architecture.md "Send path", "Rules"): connection ->
 // channel -> sequencer (real SQLite) -> ack + fan-out through the gateway.
 
 #include <catch2/catch.hpp>
@@ -257,7 +257,7 @@ TEST_CASE("a non-member and an unknown channel both get not_in_channel", "[actor
   db.create_channel(ws, "other", {u3});
   actor_fixture fx{db};
   auto outsider = fx.join(principal{ws, u3});
-  // U1 of another workspace is another person (DESIGN.md "Identifiers").
+  // U1 of another workspace is another person (docs/protocol.md "Identifiers").
   auto stranger = fx.join(principal{workspace_id{2}, u1});
   channel_id unknown{999999};
   for (auto* c : {&outsider, &stranger}) {
@@ -444,7 +444,7 @@ TEST_CASE("after a fenced channel reloads, its online members still receive live
   fx.run();
   auto frames = a.sink->take_new();
   REQUIRE(seqs_of(filter(frames, "message.ack")) == iota_seqs(3, 4));
-  // DESIGN.md "Rules", fan-out: every online member connection gets message.new, the
+  // docs/protocol.md "Rules", fan-out: every online member connection gets message.new, the
   // sender's own included.
   CHECK(seqs_of(filter(frames, "message.new")) == iota_seqs(3, 4));
   CHECK(seqs_of(filter(b.sink->take_new(), "message.new")) == iota_seqs(3, 4));

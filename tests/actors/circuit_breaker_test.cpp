@@ -1,4 +1,4 @@
-// The inter-node circuit breaker as a pure state machine (DESIGN.md "Backpressure", layer 3):
+// The inter-node circuit breaker as a pure state machine (docs/architecture.md "Backpressure", layer 3):
 // open after N consecutive failures, one probe per interval while open, closed by a probe
 // that succeeds. Time is a plain time_point moved by hand.
 

@@ -1,4 +1,4 @@
-// Deterministic simulation of the session rules and presence (DESIGN.md "Rules": session,
+// Deterministic simulation of the session rules and presence (docs/protocol.md "Rules": session,
 // presence): hello, timeouts on simulated time, presence.update transitions.
 
 #include <catch2/catch.hpp>

@@ -1,4 +1,4 @@
-// Deterministic simulation of a slow consumer (DESIGN.md "Backpressure", "Slow consumers"):
+// Deterministic simulation of a slow consumer (docs/architecture.md "Backpressure", "Slow consumers"):
 // the gateway pushes into a bounded outbound_queue that only drains when the test says so.
 
 #include <catch2/catch.hpp>

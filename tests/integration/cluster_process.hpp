@@ -11,7 +11,7 @@
 
 namespace parley::test {
 
-/// A local cluster of real `parleyd` processes (DESIGN.md "Configuration and launch").
+/// A local cluster of real `parleyd` processes (docs/architecture.md "Configuration and launch").
 ///
 /// Writes a cluster file into a temp dir — nodes n1 … nN on 127.0.0.1 with free BASP and HTTP
 /// ports, `storage` = a fresh PostgreSQL database `parley_cluster_<pid>_<n>` created on the

@@ -1,5 +1,5 @@
-// Three real parleyd processes on loopback sharing a real PostgreSQL (issue 3, DESIGN.md
-// "cluster", "Send path", "Rules": ordering, durability): one order across nodes, one delivery
+// Three real parleyd processes on loopback sharing a real PostgreSQL (issue 3, docs/architecture.md
+// "Cluster", "Send path"; docs/protocol.md "Rules": ordering, durability): one order across nodes, one delivery
 // per node, kill -9 of a node under load, and a node that comes back.
 
 #include <algorithm>
@@ -523,7 +523,7 @@ struct load_client {
         if (clock_type::now() > barrier_deadline)
           throw std::runtime_error("other clients never finished sending");
         if (clock_type::now() - last_ping > 10s) {
-          // Like any client: a silent connection is closed after 30 s (DESIGN.md "Rules").
+          // Like any client: a silent connection is closed after 30 s (docs/protocol.md "Rules").
           ws.send_json(json{{"type", "ping"}, {"ts", 0}});
           last_ping = clock_type::now();
         }

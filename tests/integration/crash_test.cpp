@@ -1,4 +1,4 @@
-// Crash safety (DESIGN.md "Durability"): under a steady load the node is killed with SIGKILL
+// Crash safety (docs/protocol.md "Durability"): under a steady load the node is killed with SIGKILL
 // at random moments, 20 times in one run; after every restart each acked message is stored
 // exactly once with its acked seq, no seq is reused and the order per channel holds.
 

@@ -1,4 +1,4 @@
-// Acked messages survive kill -9 (DESIGN.md "Rules": durability; "Ordering").
+// Acked messages survive kill -9 (docs/protocol.md "Rules": durability; "Ordering").
 
 #include <chrono>
 #include <map>

@@ -1,5 +1,5 @@
 // Operator features against a real node: /metrics values after a scripted exchange, bounded
-// label cardinality, /v1/admin/actors and `parley inspect --once` (DESIGN.md "Operators").
+// label cardinality, /v1/admin/actors and `parley inspect --once` (docs/architecture.md "Operators").
 
 #include <array>
 #include <chrono>

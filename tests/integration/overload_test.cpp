@@ -1,4 +1,4 @@
-// A real overload run (DESIGN.md "Backpressure", "Hybrid fan-out"): one parleyd driven past
+// A real overload run (docs/architecture.md "Backpressure", "Hybrid fan-out"): one parleyd driven past
 // what its gateway drains in time, with the overload thresholds set low by flags. Several
 // members pipeline sends into one large channel with every member online while small DMs
 // exchange a message every few ms. The large channel must switch to cursor mode (its
@@ -80,7 +80,7 @@ json ping_frame() {
 }
 
 /// A large-channel member's client: pipelined sends (if any), and the catch-up rule of
-/// DESIGN.md: a seq gap or a channel.cursor ahead of what it has -> backfill until level.
+/// docs/protocol.md: a seq gap or a channel.cursor ahead of what it has -> backfill until level.
 void run_big(big_member& m, const std::string& ch, std::atomic<uint64_t>& acked_total,
              std::atomic<uint64_t>& target, steady::time_point deadline) {
   try {

@@ -1,4 +1,4 @@
-// Presence transitions between two real sessions (DESIGN.md "Rules": presence).
+// Presence transitions between two real sessions (docs/protocol.md "Rules": presence).
 
 #include <chrono>
 #include <map>

@@ -73,7 +73,7 @@ TEST_CASE("message.ack carries client_msg_id, channel, seq and ts", "[protocol][
         == R"({"type":"message.ack","client_msg_id":"abc","channel_id":"C1","channel_seq":53,"ts":1700000000000001})");
 }
 
-TEST_CASE("channel frames encode as in DESIGN.md", "[protocol][server_frame]") {
+TEST_CASE("channel frames encode as in docs/protocol.md", "[protocol][server_frame]") {
   CHECK(encode_cursor(channel_id{9}, 9000)
         == R"({"type":"channel.cursor","channel_id":"C9","latest_seq":9000})");
   CHECK(encode_joined(channel_id{5}, 12)

@@ -410,7 +410,7 @@ TEST_CASE("timestamps and texts come back exactly as stored", "[storage][sql]") 
     batch.push_back(msg(1, 1, i + 1, 7, "t" + std::to_string(i)));
     batch.back().ts = stamps[i];
   }
-  // 4,000 bytes of four-byte UTF-8 (DESIGN.md "Rules": the longest text), and odd characters.
+  // 4,000 bytes of four-byte UTF-8 (docs/protocol.md "Rules": the longest text), and odd characters.
   std::string emoji;
   for (int i = 0; i < 1000; ++i)
     emoji += "\xF0\x9F\x98\x80";

@@ -46,7 +46,7 @@ private:
   std::chrono::milliseconds timeout_;
 };
 
-/// The admin calls the bench needs (DESIGN.md "REST on the same listener").
+/// The admin calls the bench needs (docs/protocol.md "REST on the same listener").
 class admin_api {
 public:
   admin_api(std::string host, uint16_t port, std::string admin_token);

@@ -21,7 +21,7 @@ using tcp = net::ip::tcp;
 namespace {
 
 constexpr auto housekeeping_period = std::chrono::milliseconds(100);
-// DESIGN.md "Rules": 30 s without any client frame closes the connection; ping each
+// docs/protocol.md "Rules": 30 s without any client frame closes the connection; ping each
 // client every 10 s, spread over the period so the node sees a steady trickle.
 constexpr auto ping_period = std::chrono::seconds(10);
 

@@ -6,7 +6,7 @@
 
 namespace parley::bench {
 
-/// Server frame types the bench tells apart (DESIGN.md "Server -> client").
+/// Server frame types the bench tells apart (docs/protocol.md "Server -> client").
 enum class frame_kind {
   hello_ack, message_new, message_ack, message_backfill, channel_cursor, channel_joined,
   channel_left, presence_update, presence_state, error, pong, other

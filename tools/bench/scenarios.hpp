@@ -6,7 +6,7 @@
 
 namespace parley::bench {
 
-/// K senders into C channels of S members for T seconds (DESIGN.md tiers: all push).
+/// K senders into C channels of S members for T seconds (docs/architecture.md "Fan-out tiers": all push).
 /// `admin` is null for peer targets (rooms need no setup). With `pool`, forked workers hold
 /// whole channels each and the parent synchronises the window and merges their results.
 ojson run_throughput(const options& o, admin_api* admin, worker_pool* pool);

@@ -7,7 +7,7 @@
 
 namespace parley::bench {
 
-/// Per-connection seq order (DESIGN.md "Fan-out": each connection gets a channel's messages
+/// Per-connection seq order (docs/protocol.md "Fan-out": each connection gets a channel's messages
 /// in seq order): on new channels a client's next seq is its last + 1.
 class seq_order {
 public:

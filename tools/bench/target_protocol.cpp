@@ -191,7 +191,7 @@ bool target_protocol::is_server_ping(std::string_view raw) const {
 }
 
 std::string target_protocol::keepalive() const {
-  // DESIGN.md "Rules": Parley closes after 30 s of client silence; the peers do not
+  // docs/protocol.md "Rules": Parley closes after 30 s of client silence; the peers do not
   // (Engine.IO keeps itself alive with server pings, answered in the fleet).
   return kind_ == target_kind::parley ? R"({"type":"ping","ts":0})" : "";
 }

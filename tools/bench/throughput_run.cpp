@@ -144,7 +144,7 @@ throughput_run::sent_message* throughput_run::find(std::string_view id, size_t& 
 }
 
 void throughput_run::on_new(size_t client, const scanned_frame& f, int64_t recv_ns) {
-  // Per-connection order (DESIGN.md "Fan-out": in seq order): the channels are new, so
+  // Per-connection order (docs/protocol.md "Fan-out": in seq order): the channels are new, so
   // the first message is seq 1 and every later one is last + 1.
   if (proto_.has_seqs())
     seqs_.see(client, f.seq);
@@ -160,7 +160,7 @@ void throughput_run::on_new(size_t client, const scanned_frame& f, int64_t recv_
     ++unexpected_deliveries_;
     return;
   }
-  // DESIGN.md "Rules / Fan-out": the ack goes to the sender before message.new (Parley
+  // docs/protocol.md "Fan-out": the ack goes to the sender before message.new (Parley
   // only: Socket.IO and ws broadcast before they ack).
   if (proto_.has_seqs() && client == senders_[k].client && !m->acked)
     ++new_before_ack_;
