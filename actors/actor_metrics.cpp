@@ -9,7 +9,7 @@ namespace parley {
 namespace {
 
 constexpr std::array<const char*, actor_kind_count> kind_names = {
-  "connection", "channel", "channel_stub", "gateway", "presence", "sequencer", "storage_reader"};
+  "connection", "channel", "channel_stub", "gateway", "presence", "group_commit", "storage_worker"};
 
 /// Handler and delivery times: 10 µs .. 5 s.
 std::vector<double> latency_bounds() {
@@ -17,7 +17,7 @@ std::vector<double> latency_bounds() {
           0.01,    0.025,   0.05,   0.1,     0.25,   0.5,   1,      2.5,   5};
 }
 
-/// Sequencer batches: 1 .. the largest configured batch.
+/// Group commit batches: 1 .. the largest configured batch.
 std::vector<double> batch_bounds() {
   return {1, 2, 5, 10, 20, 50, 100, 200, 500, 1000, 2000};
 }
@@ -121,8 +121,8 @@ atomic_histogram::collect(std::vector<prometheus::ClientMetric::Label> labels) c
 
 actor_metrics::actor_metrics(size_t hot_channels)
   : delivery_latency(latency_bounds()),
-    sequencer_batch(batch_bounds()),
-    sequencer_commit(latency_bounds()),
+    commit_batch(batch_bounds()),
+    commit_seconds(latency_bounds()),
     registry_(std::make_shared<prometheus::Registry>()),
     hot_k_(hot_channels) {
   auto& live = prometheus::BuildGauge()
@@ -260,10 +260,10 @@ std::vector<prometheus::MetricFamily> actor_metrics::collect() {
             "From a message's ack in its channel actor to the socket write of its message.new, "
             "per recipient connection on the owner node.",
             delivery_latency);
-  node_hist("parley_sequencer_batch_size", "Messages per sequencer group commit.",
-            sequencer_batch);
-  node_hist("parley_sequencer_commit_seconds", "Duration of one sequencer group commit.",
-            sequencer_commit);
+  node_hist("parley_group_commit_batch_size", "Messages per group commit.",
+            commit_batch);
+  node_hist("parley_group_commit_seconds", "Duration of one group commit.",
+            commit_seconds);
   // Hot channels: msgs/s since the previous scrape (at least 1 s apart, else the previous
   // rates), top K only, so the label sets stay bounded whatever the number of channels.
   {

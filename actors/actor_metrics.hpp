@@ -27,8 +27,8 @@ enum class actor_kind : uint8_t {
   channel_stub,
   gateway,
   presence,
-  sequencer,
-  storage_reader,
+  group_commit,
+  storage_worker,
 };
 
 constexpr size_t actor_kind_count = 7;
@@ -130,8 +130,8 @@ public:
   // from node_context::circuits by runtime/metrics.cpp.
 
   atomic_histogram delivery_latency;   // seconds, ack -> socket write, per recipient
-  atomic_histogram sequencer_batch;    // messages per commit
-  atomic_histogram sequencer_commit;   // seconds per commit
+  atomic_histogram commit_batch;    // messages per commit
+  atomic_histogram commit_seconds;   // seconds per commit
 
   // -- live actors ----------------------------------------------------------------------------
 

@@ -19,7 +19,7 @@ using idle_atom = caf::atom_constant<caf::atom("idle")>;         // INTERNAL
 using cursor_atom = caf::atom_constant<caf::atom("cursor")>;     // INTERNAL
 using catchup_atom = caf::atom_constant<caf::atom("catchup")>;   // INTERNAL
 
-// sequencer
+// group commit
 using append_atom = caf::atom_constant<caf::atom("append")>;
 using flush_atom = caf::atom_constant<caf::atom("flush")>;       // INTERNAL
 

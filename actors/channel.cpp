@@ -441,7 +441,7 @@ void admit(channel_actor self, channel_state::pending_send& p) {
   c.req = std::move(req);
   c.rps.push_back(p.rp);
   st.committing_keys.emplace(key, seq);
-  self->request(st.node->sequencer, st.node->limits.request_timeout, append_atom::value, msg)
+  self->request(st.node->group_commit, st.node->limits.request_timeout, append_atom::value, msg)
     .then(
       [=](const storage::append_outcome& out) {
         auto i = self->state.committing.find(seq);

@@ -24,7 +24,7 @@ namespace parley {
 /// The single writer of one channel's sequence (docs/architecture.md "Channel", "Send path").
 /// Activated on first use (loads members, latest seq and recent messages), passivated when
 /// quiet. Dedups retries, checks membership and rate limits, assigns seq = last + 1, hands the
-/// message to the sequencer and, once durable, acks the sender and fans out ONE delivery per
+/// message to the group commit and, once durable, acks the sender and fans out ONE delivery per
 /// subscribed node gateway, in seq order.
 struct channel_state {
   static inline const char* name = "channel";

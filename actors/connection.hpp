@@ -13,6 +13,7 @@
 #include "actors/node_context.hpp"
 #include "actors/outbound_sink.hpp"
 #include "protocol/client_frame.hpp"
+#include "protocol/close_code.hpp"
 
 namespace parley {
 
@@ -43,17 +44,5 @@ struct connection_state {
 ///   INTERNAL: (hello_tmo_atom), (idle_tmo_atom), (expiry_atom)
 caf::behavior connection(caf::stateful_actor<connection_state>* self, node_ptr node,
                          uint64_t id, principal who, int64_t token_exp_s, sink_ptr sink);
-
-/// WebSocket close codes used by Parley (RFC 6455 section 7.4.1, plus 4001 for an expired token).
-namespace close_code {
-constexpr uint16_t going_away = 1001;      // 30 s of silence
-constexpr uint16_t unsupported = 1003;     // binary frame
-constexpr uint16_t bad_payload = 1007;     // invalid UTF-8
-constexpr uint16_t policy = 1008;          // no hello within 10 s
-constexpr uint16_t too_big = 1009;         // message over 64 KiB
-constexpr uint16_t internal = 1011;
-constexpr uint16_t try_later = 1013;       // control frames over 4 MiB queued
-constexpr uint16_t token_expired = 4001;
-} // namespace close_code
 
 } // namespace parley

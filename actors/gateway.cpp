@@ -45,7 +45,7 @@ void push(gateway_state& st, const delivery& d) {
   if (r == st.routes.end())
     return;
   // message.new goes to each lane (Asio thread) in one batch; a node has only a few lanes.
-  std::vector<std::pair<sink_lane*, std::vector<sink_ptr>>> batches;
+  std::vector<std::pair<fanout_lane*, std::vector<sink_ptr>>> batches;
   for (auto conn : r->second) {
     auto& sink = st.connections[conn].sink;
     ++st.pushes;

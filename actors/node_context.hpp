@@ -49,7 +49,7 @@ struct node_limits {
   caf::timespan circuit_probe_interval = std::chrono::seconds(10);
   size_t recent_ring = 512;        // messages a channel keeps for backfill without the database
   size_t dedup_cache = 4096;       // recent acks a channel answers retries from
-  size_t sequencer_max_batch = 1000;
+  size_t commit_max_batch = 1000;
 };
 
 /// Per-workspace message quota shared by the channel actors of a node. A short mutex, no I/O.
@@ -171,7 +171,7 @@ struct node_context {
   node_limits limits;
   caf::actor gateway;
   caf::actor presence;
-  caf::actor sequencer;
+  caf::actor group_commit;
   caf::actor store; // storage reader pool
   channel_directory channels;
   std::unique_ptr<workspace_quota> quota;

@@ -18,9 +18,9 @@ using sink_ptr = std::shared_ptr<outbound_sink>;
 /// The thread a group of sinks writes on (one Asio thread of the node). Fan-out hands a lane
 /// every local copy of one message at once: one cross-thread hop per lane instead of one per
 /// connection.
-class sink_lane {
+class fanout_lane {
 public:
-  virtual ~sink_lane() = default;
+  virtual ~fanout_lane() = default;
 
   /// Pushes the frame to each of `sinks` (all of this lane) as their push_message would.
   virtual void push_message(std::vector<sink_ptr> sinks, frame_ptr frame, channel_id channel,
@@ -56,7 +56,7 @@ public:
   virtual void close(uint16_t code, std::string reason) = 0;
 
   /// The lane this sink writes on; null: fan-out pushes to it alone.
-  virtual sink_lane* lane() const { return nullptr; }
+  virtual fanout_lane* lane() const { return nullptr; }
 };
 
 } // namespace parley

@@ -57,7 +57,7 @@ const std::map<std::string, setter>& setters() {
      }},
     {"storage.readers",
      [](node_config& c, const std::string& v) {
-       c.storage_readers = std::max<size_t>(1, to_uint("storage.readers", v));
+       c.storage_workers = std::max<size_t>(1, to_uint("storage.readers", v));
      }},
     {"scheduler.threads",
      [](node_config& c, const std::string& v) { c.scheduler_threads = to_uint("scheduler.threads", v); }},

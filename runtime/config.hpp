@@ -5,6 +5,7 @@
 #include <string>
 #include <vector>
 
+#include "actors/cluster_member.hpp"
 #include "actors/node_context.hpp"
 
 #ifndef PARLEY_WEB_DIR
@@ -12,14 +13,6 @@
 #endif
 
 namespace parley {
-
-/// One node of a cluster file: `node.<name> = host:basp_port:http_port`.
-struct cluster_member {
-  std::string name;
-  std::string host;
-  uint16_t basp_port = 0;
-  uint16_t http_port = 0;
-};
 
 /// Everything a node is started with (docs/architecture.md "Configuration and launch"). Defaults run one
 /// node on SQLite in ./data with HTTP on 127.0.0.1:8080.
@@ -30,7 +23,7 @@ struct node_config {
   std::string data_dir = "data";
   std::string storage;           // SOCI connection string; default sqlite3 in data_dir
   std::string storage_sync = "normal"; // normal | full (fsync per group commit)
-  size_t storage_readers = 2;
+  size_t storage_workers = 2;
   // Storage shards (storage/sharded_store.hpp): `storage.shard.<i> = <SOCI string>` for i in
   // 0 ... N-1, or the single `storage` key as the only shard. After parse_config: N >= 1.
   std::vector<std::string> storage_shards;

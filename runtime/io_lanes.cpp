@@ -28,7 +28,7 @@ void io_lane::push_message(std::vector<sink_ptr> sinks, frame_ptr frame, channel
   net::post(ioc_, [this, sinks = std::move(sinks), frame = std::move(frame), channel, seq,
                    acked_ns] {
     for (auto& s : sinks)
-      static_cast<lane_sink&>(*s).push_message_here(frame, channel, seq, acked_ns);
+      static_cast<lane_bound_sink&>(*s).push_message_here(frame, channel, seq, acked_ns);
     if (backlog_)
       backlog_->fetch_sub(1, std::memory_order_relaxed);
   });

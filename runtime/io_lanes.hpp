@@ -15,7 +15,7 @@
 namespace parley {
 
 /// A sink whose handlers all run on one io_lane's thread.
-class lane_sink : public outbound_sink {
+class lane_bound_sink : public outbound_sink {
 public:
   /// push_message, called on the lane's own thread (no hop needed).
   virtual void push_message_here(const frame_ptr& frame, channel_id channel, uint64_t seq,
@@ -24,8 +24,8 @@ public:
 
 /// One Asio thread with its own io_context. Every handler of a connection accepted onto it
 /// runs on that thread, so sessions need no strand, and a fan-out reaches all of the lane's
-/// connections with one post (actors/outbound_sink.hpp, sink_lane).
-class io_lane : public sink_lane {
+/// connections with one post (actors/outbound_sink.hpp, fanout_lane).
+class io_lane : public fanout_lane {
 public:
   /// `backlog` (optional) counts batches handed to the lane and not yet pushed.
   explicit io_lane(std::atomic<int64_t>* backlog = nullptr);
@@ -36,7 +36,7 @@ public:
   void run();
   void stop();
 
-  /// `sinks` are lane_sinks of this lane.
+  /// `sinks` are lane_bound_sinks of this lane.
   void push_message(std::vector<sink_ptr> sinks, frame_ptr frame, channel_id channel,
                     uint64_t seq, int64_t acked_ns) override;
 

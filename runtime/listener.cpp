@@ -3,7 +3,7 @@
 
 
 #include "runtime/http_session.hpp"
-#include "runtime/log.hpp"
+#include "actors/log.hpp"
 
 namespace parley {
 

@@ -22,13 +22,13 @@
 #include "actors/gateway.hpp"
 #include "actors/presence.hpp"
 #include "actors/register_types.hpp"
-#include "actors/sequencer.hpp"
-#include "actors/storage_reader.hpp"
+#include "actors/group_commit.hpp"
+#include "actors/storage_worker.hpp"
 #include "protocol/jwt.hpp"
-#include "runtime/cluster.hpp"
+#include "actors/cluster.hpp"
 #include "runtime/io_lanes.hpp"
 #include "runtime/listener.hpp"
-#include "runtime/log.hpp"
+#include "actors/log.hpp"
 #include "runtime/rest_api.hpp"
 #include "runtime/tls_context.hpp"
 #include "storage/sharded_store.hpp"
@@ -139,12 +139,12 @@ struct node::impl {
         throw std::runtime_error("cannot create data directory " + cfg.data_dir + ": "
                                  + ec.message());
     }
-    // Storage: one writer connection per shard for the sequencer (one commit per shard and
+    // Storage: one writer connection per shard for the group commit (one commit per shard and
     // batch), a pool of readers with a connection per shard each. Blocking I/O runs in
     // detached actors, never on scheduler threads.
     std::shared_ptr<storage::sharded_store> writer = open_store(cfg);
     std::vector<std::shared_ptr<storage::sharded_store>> readers;
-    for (size_t i = 0; i < cfg.storage_readers; ++i)
+    for (size_t i = 0; i < cfg.storage_workers; ++i)
       readers.push_back(open_store(cfg));
     ctx->node_name = cfg.node_name;
     set_log_node(cfg.node_name);
@@ -155,11 +155,11 @@ struct node::impl {
     ctx->quota = std::make_unique<workspace_quota>(cfg.limits.workspace_rate_per_s,
                                                    cfg.limits.workspace_burst);
     auto metrics = ctx->metrics;
-    auto max_batch = cfg.limits.sequencer_max_batch;
-    ctx->sequencer = system.spawn<caf::detached>(
-      [=](caf::stateful_actor<sequencer_state>* self) {
-        self->state.slot = actor_slot(metrics, actor_kind::sequencer, self->id(), "sequencer");
-        return sequencer(self, writer, max_batch);
+    auto max_batch = cfg.limits.commit_max_batch;
+    ctx->group_commit = system.spawn<caf::detached>(
+      [=](caf::stateful_actor<group_commit_state>* self) {
+        self->state.slot = actor_slot(metrics, actor_kind::group_commit, self->id(), "group_commit");
+        return group_commit(self, writer, max_batch);
       });
     size_t next = 0;
     auto ring = cfg.limits.recent_ring;
@@ -168,10 +168,10 @@ struct node::impl {
       [&] {
         auto r = readers[next++];
         return system.spawn<caf::detached>(
-          [=](caf::stateful_actor<storage_reader_state>* self) {
-            self->state.slot = actor_slot(metrics, actor_kind::storage_reader, self->id(),
-                                          "storage_reader");
-            return storage_reader(self, r, r, ring);
+          [=](caf::stateful_actor<storage_worker_state>* self) {
+            self->state.slot = actor_slot(metrics, actor_kind::storage_worker, self->id(),
+                                          "storage_worker");
+            return storage_worker(self, r, r, ring);
           });
       },
       caf::actor_pool::round_robin());
@@ -275,11 +275,11 @@ struct node::impl {
     if (lanes)
       lanes->stop();
     // Actors may still hold sessions; the system does not wait for them (docs/architecture.md "Shutdown").
-    for (auto hdl : {ctx->gateway, ctx->presence, ctx->sequencer, ctx->store})
+    for (auto hdl : {ctx->gateway, ctx->presence, ctx->group_commit, ctx->store})
       if (hdl)
         caf::anon_send_exit(hdl, caf::exit_reason::user_shutdown);
     // Detached actors' threads wait until their actor objects are gone: drop our handles.
-    ctx->gateway = ctx->presence = ctx->sequencer = ctx->store = caf::actor{};
+    ctx->gateway = ctx->presence = ctx->group_commit = ctx->store = caf::actor{};
     ctx->channels.clear();
   }
 };

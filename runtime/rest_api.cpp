@@ -372,7 +372,7 @@ private:
     if (!kind_text.empty() && !parse_actor_kind(kind_text, kind))
       return done_(error_reply(400, "bad_request",
                                "kind must be connection, channel, channel_stub, gateway, "
-                               "presence, sequencer or storage_reader"));
+                               "presence, group_commit or storage_worker"));
     auto number = [&](const char* key, size_t fallback, size_t max) -> std::optional<size_t> {
       auto v = target_.param(key);
       if (v.empty())

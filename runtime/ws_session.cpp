@@ -5,6 +5,7 @@
 
 #include "actors/atoms.hpp"
 #include "actors/connection.hpp"
+#include "protocol/close_code.hpp"
 
 namespace parley {
 

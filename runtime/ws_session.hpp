@@ -21,7 +21,7 @@ namespace parley {
 /// (runtime/io_lanes.hpp): reads frames into its connection actor and writes the actor's (and
 /// gateway's) frames from a bounded single-writer queue.
 template <class Stream>
-class ws_session : public lane_sink, public std::enable_shared_from_this<ws_session<Stream>> {
+class ws_session : public lane_bound_sink, public std::enable_shared_from_this<ws_session<Stream>> {
 public:
   using request = boost::beast::http::request<boost::beast::http::string_body>;
 
@@ -37,7 +37,7 @@ public:
   void hold() override;
   void release(std::vector<frame_ptr> first) override;
   void close(uint16_t code, std::string reason) override;
-  sink_lane* lane() const override { return lane_; }
+  fanout_lane* lane() const override { return lane_; }
   void push_message_here(const frame_ptr& frame, channel_id channel, uint64_t seq,
                          int64_t acked_ns) override;
 

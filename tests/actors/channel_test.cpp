@@ -1,5 +1,5 @@
 // Deterministic simulation of the send path (docs/architecture.md "Send path", "Rules"): connection ->
-// channel -> sequencer (real SQLite) -> ack + fan-out through the gateway.
+// channel -> group commit (real SQLite) -> ack + fan-out through the gateway.
 
 #include <catch2/catch.hpp>
 
@@ -169,7 +169,7 @@ TEST_CASE("after a restart the next send gets the highest stored seq + 1 and an 
     auto acks = a.sink->of_type("message.ack");
     REQUIRE(seqs_of(acks) == iota_seqs(1, 3));
     first_ack = acks[0];
-  } // channel, sequencer, readers and the whole actor system are gone
+  } // channel, group commit, readers and the whole actor system are gone
   // Rows another writer stored while this node was down.
   db.append(foreign_rows(ch, 4, 7, u2, "foreign-"));
 

@@ -326,9 +326,9 @@ TEST_CASE("while the owner is unreachable and not yet re-homed a send gets unava
 
   SECTION("the owner died after storing the message but before acking it") {
     fx.inject(b, send_frame(ch, "stored, ack lost", "k2"));
-    // Step until the owner's channel handed the message to its sequencer; then the node
-    // dies, its sequencer committing that last batch before it goes: durable, never acked.
-    auto seq_actor = fx.node(owner).ctx->sequencer;
+    // Step until the owner's channel handed the message to its group commit; then the node
+    // dies, its group commit committing that last batch before it goes: durable, never acked.
+    auto seq_actor = fx.node(owner).ctx->group_commit;
     int steps = 0;
     while (!fx.scheduled(seq_actor)) {
       REQUIRE(fx.sched.try_run_once());

@@ -98,11 +98,11 @@ TEST_CASE("metrics move by exactly the scripted exchange", "[integration][metric
   CHECK(delta("parley_frames_pushed_total") == 20);
   CHECK(delta("parley_delivery_latency_seconds_count") == 20); // 10 per recipient
   CHECK(delta("parley_delivery_latency_seconds_bucket{le=\"+Inf\"}") == 20);
-  CHECK(delta("parley_sequencer_batch_size_count") >= 1);
-  CHECK(delta("parley_sequencer_batch_size_sum") == 10);
-  CHECK(delta("parley_sequencer_commit_seconds_count") == delta("parley_sequencer_batch_size_count"));
+  CHECK(delta("parley_group_commit_batch_size_count") >= 1);
+  CHECK(delta("parley_group_commit_batch_size_sum") == 10);
+  CHECK(delta("parley_group_commit_seconds_count") == delta("parley_group_commit_batch_size_count"));
   CHECK(delta("parley_actor_messages_processed_total{kind=\"channel\"}") >= 10);
-  CHECK(delta("parley_actor_messages_processed_total{kind=\"sequencer\"}") >= 10);
+  CHECK(delta("parley_actor_messages_processed_total{kind=\"group_commit\"}") >= 10);
   CHECK(delta("parley_actor_messages_processed_total{kind=\"connection\"}") >= 10);
   CHECK(delta("parley_actor_messages_processed_total{kind=\"gateway\"}") >= 10);
   CHECK(delta("parley_actor_handler_seconds_count{kind=\"channel\"}")
@@ -176,8 +176,8 @@ TEST_CASE("/v1/admin/actors lists live actors for the admin only", "[integration
   CHECK(kinds.count("connection") == 1);
   CHECK(kinds.count("gateway") == 1);
   CHECK(kinds.count("presence") == 1);
-  CHECK(kinds.count("sequencer") == 1);
-  CHECK(kinds.count("storage_reader") == 1);
+  CHECK(kinds.count("group_commit") == 1);
+  CHECK(kinds.count("storage_worker") == 1);
 
   // Paging: one row at a time, in actor-id order, with the total.
   auto total = all["total"].get<size_t>();

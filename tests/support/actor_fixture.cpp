@@ -10,8 +10,8 @@
 #include "actors/gateway.hpp"
 #include "actors/presence.hpp"
 #include "actors/register_types.hpp"
-#include "actors/sequencer.hpp"
-#include "actors/storage_reader.hpp"
+#include "actors/group_commit.hpp"
+#include "actors/storage_worker.hpp"
 
 namespace parley::test {
 
@@ -230,8 +230,8 @@ actor_fixture::actor_fixture(test_db& db, node_limits limits)
                                                   limits.workspace_burst);
   // runtime/node.cpp spawns these two detached (a pool of readers); here they run on the test
   // scheduler so every step is deterministic.
-  node->sequencer = sys.spawn(sequencer, writer, limits.sequencer_max_batch);
-  node->store = sys.spawn(storage_reader, reader, reader, limits.recent_ring);
+  node->group_commit = sys.spawn(group_commit, writer, limits.commit_max_batch);
+  node->store = sys.spawn(storage_worker, reader, reader, limits.recent_ring);
   node->gateway = sys.spawn(gateway, node);
   node->presence = sys.spawn(presence, node);
   // A single node: placement has no peers, so this node owns every channel.
@@ -256,14 +256,14 @@ actor_fixture::~actor_fixture() {
     stop(c);
   for (auto& ch : channels_)
     stop(ch);
-  for (auto hdl : {node->gateway, node->presence, node->sequencer, node->store})
+  for (auto hdl : {node->gateway, node->presence, node->group_commit, node->store})
     stop(hdl);
   sched.run();
   // Break the node <-> actor reference cycles.
   node->channels.clear();
   node->gateway = nullptr;
   node->presence = nullptr;
-  node->sequencer = nullptr;
+  node->group_commit = nullptr;
   node->store = nullptr;
   connections_.clear();
   channels_.clear();

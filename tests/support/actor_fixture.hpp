@@ -135,7 +135,7 @@ struct test_db : storage::test::sqlite_fixture {
   std::vector<chat_message> messages(workspace_id workspace, channel_id channel);
 };
 
-/// One node: gateway, presence, sequencer, storage reader and channel actors wired as in
+/// One node: gateway, presence, group commit, storage reader and channel actors wired as in
 /// runtime/node.cpp, but every actor (storage ones too) runs on the test scheduler.
 class actor_fixture {
 public:

@@ -17,8 +17,8 @@
 #include "actors/errors.hpp"
 #include "actors/gateway.hpp"
 #include "actors/presence.hpp"
-#include "actors/sequencer.hpp"
-#include "actors/storage_reader.hpp"
+#include "actors/group_commit.hpp"
+#include "actors/storage_worker.hpp"
 #include "protocol/rendezvous.hpp"
 
 namespace parley::test {
@@ -69,8 +69,8 @@ cluster_fixture::cluster_fixture(test_db& db, std::vector<std::string> names, no
     ctx.limits = limits;
     ctx.quota = std::make_unique<workspace_quota>(limits.workspace_rate_per_s,
                                                   limits.workspace_burst);
-    ctx.sequencer = sys.spawn(sequencer, n->writer, limits.sequencer_max_batch);
-    ctx.store = sys.spawn(storage_reader, n->reader, n->reader, limits.recent_ring);
+    ctx.group_commit = sys.spawn(group_commit, n->writer, limits.commit_max_batch);
+    ctx.store = sys.spawn(storage_worker, n->reader, n->reader, limits.recent_ring);
     ctx.gateway = sys.spawn(gateway, n->ctx);
     ctx.presence = sys.spawn(presence, n->ctx);
     ctx.nodes.set_self(name);
@@ -114,7 +114,7 @@ cluster_fixture::~cluster_fixture() {
     for (auto& [ch, hdl] : n->stubs)
       stop(hdl);
     auto& ctx = *n->ctx;
-    for (auto hdl : {ctx.gateway, ctx.presence, ctx.sequencer, ctx.store, n->cluster})
+    for (auto hdl : {ctx.gateway, ctx.presence, ctx.group_commit, ctx.store, n->cluster})
       stop(hdl);
   }
   sched.run();
@@ -124,7 +124,7 @@ cluster_fixture::~cluster_fixture() {
     ctx.channels.clear();
     for (auto& name : names())
       ctx.nodes.remove_peer(name);
-    ctx.gateway = ctx.presence = ctx.sequencer = ctx.store = caf::actor{};
+    ctx.gateway = ctx.presence = ctx.group_commit = ctx.store = caf::actor{};
     n->cluster = caf::actor{};
     n->connections.clear();
     n->channel_actors.clear();
@@ -206,7 +206,7 @@ void cluster_fixture::socket_closed(const sim_client& c) {
   run();
 }
 
-void cluster_fixture::kill(const std::string& name, bool sequencer_last) {
+void cluster_fixture::kill(const std::string& name, bool commit_last) {
   auto& n = node(name);
   auto stop = [](const caf::actor& hdl) {
     if (hdl)
@@ -221,9 +221,9 @@ void cluster_fixture::kill(const std::string& name, bool sequencer_last) {
   auto& ctx = *n.ctx;
   for (auto hdl : {ctx.gateway, ctx.presence, ctx.store, n.cluster})
     stop(hdl);
-  if (sequencer_last)
+  if (commit_last)
     run();
-  stop(ctx.sequencer);
+  stop(ctx.group_commit);
   n.alive = false;
   run();
 }

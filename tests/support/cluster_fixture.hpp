@@ -3,7 +3,7 @@
 // Deterministic multi-node simulation (STYLE.md "Tests", issue 3 "Tests"): several Parley
 // nodes inside ONE actor system on CAF's test_coordinator, sharing one SQLite file as the
 // cluster's shared storage. Each simulated node has its own node_context (gateway, presence,
-// sequencer, storage reader, placement, channel directory wired as in runtime/node.cpp);
+// group commit, storage reader, placement, channel directory wired as in runtime/node.cpp);
 // BASP is replaced by handing each node the other nodes' actors directly, and a tiny
 // stand-in for runtime/cluster.cpp's cluster actor answers owner lookups.
 
@@ -86,10 +86,10 @@ public:
   void socket_closed(const sim_client& c);
 
   /// The node dies (kill -9): every actor of it exits; nobody is told, so the other nodes'
-  /// placements still list it until `forget`. Runs. With `sequencer_last`, the node's
-  /// sequencer finishes what is in its mailbox before it dies too (a commit that completed as
+  /// placements still list it until `forget`. Runs. With `commit_last`, the node's
+  /// group commit finishes what is in its mailbox before it dies too (a commit that completed as
   /// the process died, whose answers never left the node).
-  void kill(const std::string& name, bool sequencer_last = false);
+  void kill(const std::string& name, bool commit_last = false);
 
   /// True if `hdl` has a job waiting on the test scheduler (a message in its mailbox).
   bool scheduled(const caf::actor& hdl) const;

@@ -7,7 +7,7 @@
 #include <caf/stateful_actor.hpp>
 
 #include "actors/node_context.hpp"
-#include "runtime/config.hpp"
+#include "actors/cluster_member.hpp"
 
 namespace parley {
 

@@ -1,4 +1,4 @@
-// The sequencer over storage shards (issue 7): a batch spanning shards commits once per shard,
+// Group commit over storage shards (issue 7): a batch spanning shards commits once per shard,
 // and each append is answered after its own shard's commit, so a failing shard fails only
 // its own rows.
 
@@ -15,7 +15,7 @@
 
 #include "actors/atoms.hpp"
 #include "actors/messages.hpp"
-#include "actors/sequencer.hpp"
+#include "actors/group_commit.hpp"
 #include "storage/sharded_store.hpp"
 #include "tests/storage/sqlite_fixture.hpp"
 #include "tests/support/actor_fixture.hpp"
@@ -23,9 +23,9 @@
 using namespace parley;
 using storage::test::msg;
 
-TEST_CASE("sequencer commits a batch spanning shards once per shard and fails only the failing "
+TEST_CASE("group_commit commits a batch spanning shards once per shard and fails only the failing "
           "shard's appends",
-          "[actors][sequencer][shards]") {
+          "[actors][group_commit][shards]") {
   storage::test::sqlite_fixture a, b;
   const workspace_id w1{1}, w2{2};
   auto opened = storage::open_sharded_store({a.connection, b.connection}, {{w1, 0}, {w2, 1}},
@@ -44,7 +44,7 @@ TEST_CASE("sequencer commits a batch spanning shards once per shard and fails on
   caf::actor_system sys{cfg};
   sys.await_actors_before_shutdown(false);
   auto& sched = dynamic_cast<caf::scheduler::test_coordinator&>(sys.scheduler());
-  auto seq = sys.spawn(sequencer, store, size_t{100});
+  auto seq = sys.spawn(group_commit, store, size_t{100});
 
   // Interleaved appends of both shards, all in one batch (one flush behind them).
   std::vector<chat_message> batch{msg(1, c1->value, 1, 1, "a1"), msg(2, c2->value, 1, 1, "b1"),
@@ -71,7 +71,7 @@ TEST_CASE("sequencer commits a batch spanning shards once per shard and fails on
     CHECK((*results)[id] == "stored");
   for (auto id : {"b1", "b2", "b3"})
     CHECK((*results)[id] == "error");
-  auto* st = dynamic_cast<caf::stateful_actor<sequencer_state>*>(
+  auto* st = dynamic_cast<caf::stateful_actor<group_commit_state>*>(
     caf::actor_cast<caf::abstract_actor*>(seq));
   REQUIRE(st != nullptr);
   CHECK(st->state.batches == 2); // one commit per shard, not one per row

@@ -13,8 +13,8 @@ namespace parley {
 
 /// One storage connection for reads and membership changes. Blocking I/O: spawn detached
 /// (a pool of them) outside tests.
-struct storage_reader_state {
-  static inline const char* name = "storage_reader";
+struct storage_worker_state {
+  static inline const char* name = "storage_worker";
   std::shared_ptr<storage::message_log> log;
   std::shared_ptr<storage::membership_store> members;
   size_t recent_ring = 512;
@@ -31,7 +31,7 @@ struct storage_reader_state {
 ///   (add_atom, workspace_id, channel_id, vector<user_id>)       -> vector<user_id> added
 ///   (remove_atom, workspace_id, channel_id, user_id)            -> bool removed
 /// Instrumented when the spawner set `state.slot` before calling it (runtime/node.cpp).
-caf::behavior storage_reader(caf::stateful_actor<storage_reader_state>* self,
+caf::behavior storage_worker(caf::stateful_actor<storage_worker_state>* self,
                              std::shared_ptr<storage::message_log> log,
                              std::shared_ptr<storage::membership_store> members,
                              size_t recent_ring);

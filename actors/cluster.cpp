@@ -1,4 +1,4 @@
-#include "runtime/cluster.hpp"
+#include "actors/cluster.hpp"
 
 #include <set>
 
@@ -8,7 +8,7 @@
 
 #include "actors/atoms.hpp"
 #include "actors/errors.hpp"
-#include "runtime/log.hpp"
+#include "actors/log.hpp"
 
 namespace parley {
 

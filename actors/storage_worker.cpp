@@ -1,4 +1,4 @@
-#include "actors/storage_reader.hpp"
+#include "actors/storage_worker.hpp"
 
 #include <caf/event_based_actor.hpp>
 
@@ -7,7 +7,7 @@
 
 namespace parley {
 
-caf::behavior storage_reader(caf::stateful_actor<storage_reader_state>* self,
+caf::behavior storage_worker(caf::stateful_actor<storage_worker_state>* self,
                              std::shared_ptr<storage::message_log> log,
                              std::shared_ptr<storage::membership_store> members,
                              size_t recent_ring) {
@@ -17,7 +17,7 @@ caf::behavior storage_reader(caf::stateful_actor<storage_reader_state>* self,
   return {
     [=](lookup_atom, workspace_id ws, user_id user,
         const std::string& cmid) -> caf::result<std::vector<chat_message>> {
-      auto probe = metrics_probe(self, actor_kind::storage_reader);
+      auto probe = metrics_probe(self, actor_kind::storage_worker);
       auto found = self->state.log->find_sent(ws, user, cmid);
       if (!found)
         return found.error();
@@ -28,11 +28,11 @@ caf::behavior storage_reader(caf::stateful_actor<storage_reader_state>* self,
     },
     [=](read_atom, workspace_id ws, channel_id ch, uint64_t after,
         uint32_t limit) -> caf::result<std::vector<chat_message>> {
-      auto probe = metrics_probe(self, actor_kind::storage_reader);
+      auto probe = metrics_probe(self, actor_kind::storage_worker);
       return self->state.log->read_after(ws, ch, after, limit);
     },
     [=](load_atom, channel_id ch) -> caf::result<channel_snapshot> {
-      auto probe = metrics_probe(self, actor_kind::storage_reader);
+      auto probe = metrics_probe(self, actor_kind::storage_worker);
       auto& st = self->state;
       channel_snapshot snap;
       auto info = st.members->find_channel(ch);
@@ -58,16 +58,16 @@ caf::behavior storage_reader(caf::stateful_actor<storage_reader_state>* self,
       return snap;
     },
     [=](channels_atom, workspace_id ws, user_id user) -> caf::result<std::vector<channel_id>> {
-      auto probe = metrics_probe(self, actor_kind::storage_reader);
+      auto probe = metrics_probe(self, actor_kind::storage_worker);
       return self->state.members->channels_of(ws, user);
     },
     [=](create_atom, workspace_id ws, const std::string& name,
         const std::vector<user_id>& users) -> caf::result<channel_id> {
-      auto probe = metrics_probe(self, actor_kind::storage_reader);
+      auto probe = metrics_probe(self, actor_kind::storage_worker);
       return self->state.members->create_channel(ws, name, users);
     },
     [=](dm_atom, workspace_id ws, user_id a, user_id b) -> caf::result<channel_id, bool> {
-      auto probe = metrics_probe(self, actor_kind::storage_reader);
+      auto probe = metrics_probe(self, actor_kind::storage_worker);
       bool created = false;
       auto ch = self->state.members->open_dm(ws, a, b, created);
       if (!ch)
@@ -76,7 +76,7 @@ caf::behavior storage_reader(caf::stateful_actor<storage_reader_state>* self,
     },
     [=](add_atom, workspace_id ws, channel_id ch,
         const std::vector<user_id>& users) -> caf::result<std::vector<user_id>> {
-      auto probe = metrics_probe(self, actor_kind::storage_reader);
+      auto probe = metrics_probe(self, actor_kind::storage_worker);
       std::vector<user_id> added;
       for (auto u : users) {
         auto ok = self->state.members->add_member(ws, ch, u);
@@ -88,7 +88,7 @@ caf::behavior storage_reader(caf::stateful_actor<storage_reader_state>* self,
       return added;
     },
     [=](remove_atom, workspace_id ws, channel_id ch, user_id user) -> caf::result<bool> {
-      auto probe = metrics_probe(self, actor_kind::storage_reader);
+      auto probe = metrics_probe(self, actor_kind::storage_worker);
       return self->state.members->remove_member(ws, ch, user);
     },
   };

@@ -14,11 +14,11 @@
 
 namespace parley {
 
-/// The sequencer makes seqs durable: it group-commits the appends of many channel actors in
+/// The group commit makes seqs durable (it never assigns one): it commits the appends of many channel actors in
 /// one transaction per batch and answers each append once durable (docs/architecture.md "Group commit").
 /// Blocking storage I/O: spawn it detached outside tests.
-struct sequencer_state {
-  static inline const char* name = "sequencer";
+struct group_commit_state {
+  static inline const char* name = "group_commit";
   std::shared_ptr<storage::message_log> log;
   size_t max_batch = 1000;
   std::vector<chat_message> batch;
@@ -32,7 +32,7 @@ struct sequencer_state {
 ///   (append_atom, chat_message) -> storage::append_outcome   (after the batch is durable)
 ///   INTERNAL: (flush_atom)                                     commits the buffered batch
 /// Instrumented when the spawner set `state.slot` before calling it (runtime/node.cpp).
-caf::behavior sequencer(caf::stateful_actor<sequencer_state>* self,
+caf::behavior group_commit(caf::stateful_actor<group_commit_state>* self,
                         std::shared_ptr<storage::message_log> log, size_t max_batch);
 
 } // namespace parley

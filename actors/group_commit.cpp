@@ -1,4 +1,4 @@
-#include "actors/sequencer.hpp"
+#include "actors/group_commit.hpp"
 
 #include <algorithm>
 #include <utility>
@@ -15,7 +15,7 @@ namespace {
 
 /// Commits `rows` (indexes into the buffered batch, all of one commit group) in one
 /// transaction and answers each of their appends.
-void commit(caf::stateful_actor<sequencer_state>* self, const std::vector<size_t>& rows) {
+void commit(caf::stateful_actor<group_commit_state>* self, const std::vector<size_t>& rows) {
   auto& st = self->state;
   std::vector<chat_message> part;
   const std::vector<chat_message>* batch = &st.batch;
@@ -29,8 +29,8 @@ void commit(caf::stateful_actor<sequencer_state>* self, const std::vector<size_t
   auto outcomes = st.log->append(*batch);
   ++st.batches;
   if (auto* m = st.slot.metrics()) {
-    m->sequencer_commit.observe((steady_ns() - started) / 1e9);
-    m->sequencer_batch.observe(static_cast<double>(batch->size()));
+    m->commit_seconds.observe((steady_ns() - started) / 1e9);
+    m->commit_batch.observe(static_cast<double>(batch->size()));
   }
   for (size_t k = 0; k < rows.size(); ++k) {
     if (outcomes)
@@ -40,7 +40,7 @@ void commit(caf::stateful_actor<sequencer_state>* self, const std::vector<size_t
   }
 }
 
-void flush(caf::stateful_actor<sequencer_state>* self) {
+void flush(caf::stateful_actor<group_commit_state>* self) {
   auto& st = self->state;
   st.flush_scheduled = false;
   if (st.batch.empty())
@@ -66,13 +66,13 @@ void flush(caf::stateful_actor<sequencer_state>* self) {
 
 } // namespace
 
-caf::behavior sequencer(caf::stateful_actor<sequencer_state>* self,
+caf::behavior group_commit(caf::stateful_actor<group_commit_state>* self,
                         std::shared_ptr<storage::message_log> log, size_t max_batch) {
   self->state.log = std::move(log);
   self->state.max_batch = max_batch;
   return {
     [=](append_atom, const chat_message& msg) -> caf::result<storage::append_outcome> {
-      auto probe = metrics_probe(self, actor_kind::sequencer);
+      auto probe = metrics_probe(self, actor_kind::group_commit);
       auto& st = self->state;
       st.batch.push_back(msg);
       st.waiting.push_back(self->make_response_promise());
@@ -87,7 +87,7 @@ caf::behavior sequencer(caf::stateful_actor<sequencer_state>* self,
       return rp;
     },
     [=](flush_atom) {
-      auto probe = metrics_probe(self, actor_kind::sequencer);
+      auto probe = metrics_probe(self, actor_kind::group_commit);
       flush(self);
     },
   };
