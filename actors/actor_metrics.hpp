@@ -203,10 +203,10 @@ private:
   int64_t start_ns_ = 0;
 };
 
-/// The one line at the top of every handler: `auto probe = metrics_probe(self, kind);`.
-/// `State` has an `actor_slot slot` member set up by the behaviour function.
+/// The one line at the top of every handler: `auto probe = metrics_probe(self);`. `State`
+/// has an `actor_slot slot` member, set up with the actor's kind by the behaviour function.
 template <class State, class Base>
-handler_probe metrics_probe(caf::stateful_actor<State, Base>* self, actor_kind) {
+handler_probe metrics_probe(caf::stateful_actor<State, Base>* self) {
   auto& slot = self->state.slot;
   return handler_probe{slot, slot.stats() ? self->mailbox().size() : 0};
 }

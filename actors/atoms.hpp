@@ -4,51 +4,53 @@
 
 namespace parley {
 
-// All atoms, grouped by the actor they talk to. At most 10 characters (CAF 0.17).
+// All atoms, grouped by the actor they talk to; each text has exactly one meaning. At most
+// 10 characters (CAF 0.17). Self-sent ticks are marked INTERNAL.
 
-// channel
+// channel (and channel stub)
 using send_atom = caf::atom_constant<caf::atom("send")>;
 using attach_atom = caf::atom_constant<caf::atom("attach")>;
 using backfill_atom = caf::atom_constant<caf::atom("backfill")>;
 using who_atom = caf::atom_constant<caf::atom("who")>;
-using add_atom = caf::atom_constant<caf::atom("add")>;
-using remove_atom = caf::atom_constant<caf::atom("remove")>;
-using durable_atom = caf::atom_constant<caf::atom("durable")>;   // INTERNAL
-using looked_atom = caf::atom_constant<caf::atom("looked")>;     // INTERNAL
+using add_atom = caf::atom_constant<caf::atom("add")>;           // admin: add members
+using remove_atom = caf::atom_constant<caf::atom("remove")>;     // admin: remove a member
+using announce_atom = caf::atom_constant<caf::atom("announce")>; // a new channel's members
 using idle_atom = caf::atom_constant<caf::atom("idle")>;         // INTERNAL
 using cursor_atom = caf::atom_constant<caf::atom("cursor")>;     // INTERNAL
 using catchup_atom = caf::atom_constant<caf::atom("catchup")>;   // INTERNAL
+using coalesce_atom = caf::atom_constant<caf::atom("coalesce")>; // INTERNAL
 
 // group commit
 using append_atom = caf::atom_constant<caf::atom("append")>;
 using flush_atom = caf::atom_constant<caf::atom("flush")>;       // INTERNAL
 
-// storage reader
-using lookup_atom = caf::atom_constant<caf::atom("lookup")>;
+// storage worker
+using dedup_atom = caf::atom_constant<caf::atom("dedup")>;
 using read_atom = caf::atom_constant<caf::atom("read")>;
 using load_atom = caf::atom_constant<caf::atom("load")>;
 using channels_atom = caf::atom_constant<caf::atom("channels")>;
 using create_atom = caf::atom_constant<caf::atom("create")>;
 using dm_atom = caf::atom_constant<caf::atom("dm")>;
+using add_members_atom = caf::atom_constant<caf::atom("addmembers")>;
+using rm_member_atom = caf::atom_constant<caf::atom("rmmember")>;
 
-// gateway
+// gateway (joined/left also tell presence which channels a user gained or lost)
 using register_atom = caf::atom_constant<caf::atom("register")>;
 using unregister_atom = caf::atom_constant<caf::atom("unregister")>;
 using deliver_atom = caf::atom_constant<caf::atom("deliver")>;
 using joined_atom = caf::atom_constant<caf::atom("joined")>;
 using left_atom = caf::atom_constant<caf::atom("left")>;
+using rehome_atom = caf::atom_constant<caf::atom("rehome")>;
 
 // presence
 using connect_atom = caf::atom_constant<caf::atom("connect")>;
 using disconn_atom = caf::atom_constant<caf::atom("disconn")>;
-using status_atom = caf::atom_constant<caf::atom("status")>;
-
-// presence (cluster changes)
-using rehome_atom = caf::atom_constant<caf::atom("rehome")>;
+using status_atom = caf::atom_constant<caf::atom("status")>;     // presence.set
 
 // cluster
 using hello_atom = caf::atom_constant<caf::atom("hello")>;
-using retry_atom = caf::atom_constant<caf::atom("retry")>;         // INTERNAL
+using locate_atom = caf::atom_constant<caf::atom("locate")>;
+using retry_atom = caf::atom_constant<caf::atom("retry")>;       // INTERNAL
 
 // connection
 using frame_atom = caf::atom_constant<caf::atom("frame")>;

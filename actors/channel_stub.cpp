@@ -3,50 +3,75 @@
 #include <caf/exit_reason.hpp>
 #include <caf/skip.hpp>
 
-#include "actors/atoms.hpp"
 #include "actors/errors.hpp"
-#include "actors/messages.hpp"
 
 namespace parley {
 
-caf::behavior channel_stub(caf::stateful_actor<channel_stub_state>* self, node_ptr node,
-                           channel_id id, caf::actor owner_node) {
+namespace {
+
+using stub_self = channel_actor::stateful_pointer<channel_stub_state>;
+
+/// Forwards every message of the channel interface to the owner's channel actor; the owner
+/// answers the original requester. The owner's own ticks are not forwarded.
+channel_actor::behavior_type forwarding(stub_self self) {
+  auto forward = [self](auto... xs) {
+    auto probe = metrics_probe(self);
+    return self->delegate(self->state.target, xs...);
+  };
+  return {
+    [=](send_atom a, const send_request& r) -> caf::result<send_reply> { return forward(a, r); },
+    [=](attach_atom a, const principal& who, const gateway_actor& gw,
+        presence_status s) -> caf::result<uint64_t> { return forward(a, who, gw, s); },
+    [=](backfill_atom a, const principal& who, uint64_t after,
+        uint32_t limit) -> caf::result<backfill_page> { return forward(a, who, after, limit); },
+    [=](who_atom a, const principal& who) -> caf::result<std::vector<presence_entry>> {
+      return forward(a, who);
+    },
+    [=](add_atom a, const std::vector<user_id>& users) -> caf::result<std::vector<user_id>> {
+      return forward(a, users);
+    },
+    [=](remove_atom a, user_id user) -> caf::result<bool> { return forward(a, user); },
+    [=](announce_atom a, const std::vector<user_id>& members) {
+      auto probe = metrics_probe(self);
+      self->send(self->state.target, a, members);
+    },
+    [=](idle_atom) {},
+    [=](cursor_atom) {},
+    [=](catchup_atom) {},
+    [=](coalesce_atom) {},
+  };
+}
+
+} // namespace
+
+channel_actor::behavior_type channel_stub(stub_self self, node_ptr node, channel_id id,
+                                          cluster_actor owner_node) {
   self->state.slot = actor_slot(node->metrics, actor_kind::channel_stub, self->id(), id.str());
   // `failed`: no owner, no answer, or the owner's channel died (not a normal passivation).
   auto leave = [=](bool failed) {
     if (failed)
       node->metrics->internode_failures->Increment();
-    node->channels.forget(id, caf::actor_cast<caf::actor>(self));
+    node->channels.forget(id, caf::actor_cast<channel_actor>(self));
     self->quit(make_error(error_code::unavailable));
   };
-  if (!owner_node) {
-    leave(true);
-    return {};
-  }
   // Until the owner answers, requests wait in the mailbox (skipped, kept in order).
   self->set_default_handler(caf::skip);
-  self->request(owner_node, node->limits.request_timeout, lookup_atom::value, id)
-    .then(
-      [=](caf::actor& channel) {
-        self->state.target = channel;
-        self->monitor(channel);
-        self->set_down_handler([=](caf::down_msg& dm) { leave(dm.reason != caf::exit_reason::normal); });
-        self->set_default_handler(
-          [=](caf::scheduled_actor*, caf::message_view& x) -> caf::result<caf::message> {
-            auto probe = metrics_probe(self, actor_kind::channel_stub);
-            auto rp = self->make_response_promise();
-            rp.delegate(self->state.target, x.move_content_to_message());
-            return caf::delegated<caf::message>{};
-          });
-        self->become([=](idle_atom) { auto probe = metrics_probe(self, actor_kind::channel_stub); });
-      },
-      [=](caf::error&) { leave(true); });
-  return {
-    [=](idle_atom) {
-      auto probe = metrics_probe(self, actor_kind::channel_stub);
-      // Waiting for the owner.
-    },
-  };
+  if (!owner_node) {
+    leave(true);
+  } else {
+    self->request(owner_node, node->limits.request_timeout, locate_atom::value, id)
+      .then(
+        [=](const channel_actor& channel) {
+          self->state.target = channel;
+          self->monitor(channel);
+          self->set_down_handler(
+            [=](caf::down_msg& dm) { leave(dm.reason != caf::exit_reason::normal); });
+          self->set_default_handler(caf::print_and_drop);
+          self->become(forwarding(self));
+        },
+        [=](caf::error&) { leave(true); });
+  }
+  return {channel_actor::behavior_type::unsafe_init{}, caf::behavior{[](idle_atom) {}}};
 }
 
 } // namespace parley

@@ -1,9 +1,10 @@
 #pragma once
 
-#include <caf/event_based_actor.hpp>
 #include <caf/stateful_actor.hpp>
+#include <caf/typed_event_based_actor.hpp>
 
 #include "actors/actor_metrics.hpp"
+#include "actors/interfaces.hpp"
 #include "actors/node_context.hpp"
 
 namespace parley {
@@ -14,12 +15,12 @@ namespace parley {
 /// `unavailable`) and the stub leaves, so the next use looks the owner up again.
 struct channel_stub_state {
   static inline const char* name = "channel_stub";
-  caf::actor target;
+  channel_actor target;
   actor_slot slot; // live-actor gauge and /v1/admin/actors entry
 };
 
-/// Handlers: everything a channel handles, forwarded.
-caf::behavior channel_stub(caf::stateful_actor<channel_stub_state>* self, node_ptr node,
-                           channel_id id, caf::actor owner_node);
+/// The behaviour of a stub: the channel_actor interface, forwarded to the owner's channel.
+channel_actor::behavior_type channel_stub(channel_actor::stateful_pointer<channel_stub_state> self,
+                                          node_ptr node, channel_id id, cluster_actor owner_node);
 
 } // namespace parley

@@ -6,7 +6,6 @@
 #include <caf/openssl/manager.hpp>
 #include <caf/node_id.hpp>
 
-#include "actors/atoms.hpp"
 #include "actors/errors.hpp"
 #include "actors/log.hpp"
 
@@ -14,12 +13,12 @@ namespace parley {
 
 namespace {
 
-using cluster_actor = caf::stateful_actor<cluster_state>*;
+using cluster_self = cluster_actor::stateful_pointer<cluster_state>;
 
 constexpr auto max_backoff = std::chrono::seconds(5);
 constexpr auto connect_timeout = std::chrono::seconds(3);
 
-void membership_changed(cluster_actor self, bool peer_added) {
+void membership_changed(cluster_self self, bool peer_added) {
   auto& st = self->state;
   ++st.changes;
   st.node->channels.reassign(peer_added);
@@ -30,9 +29,9 @@ void membership_changed(cluster_actor self, bool peer_added) {
   log(log_level::info, "cluster live nodes: " + live, {{"actor", "cluster"}});
 }
 
-void connect(cluster_actor self, size_t i);
+void connect(cluster_self self, size_t i);
 
-void retry_later(cluster_actor self, size_t i) {
+void retry_later(cluster_self self, size_t i) {
   auto& l = self->state.links[i];
   l.connecting = false;
   self->delayed_send(self, l.backoff, retry_atom::value, i);
@@ -40,7 +39,8 @@ void retry_later(cluster_actor self, size_t i) {
 }
 
 /// Marks link i up with the peer's cluster actor and gateway.
-void link_up(cluster_actor self, size_t i, const caf::actor& remote, const caf::actor& gateway) {
+void link_up(cluster_self self, size_t i, const cluster_actor& remote,
+             const gateway_actor& gateway) {
   auto& l = self->state.links[i];
   l.connecting = false;
   l.remote = remote;
@@ -54,17 +54,17 @@ void link_up(cluster_actor self, size_t i, const caf::actor& remote, const caf::
 /// Over TLS only one side of each pair dials (the smaller name): CAF 0.17's openssl module
 /// drops the BASP link when the two nodes also open a second connection to each other, so the
 /// other side waits for the dialler's hello and adopts that link.
-bool dials(cluster_actor self, size_t i) {
+bool dials(cluster_self self, size_t i) {
   return !self->system().has_openssl_manager()
          || self->state.node->nodes.self() < self->state.links[i].member.name;
 }
 
-void greet(cluster_actor self, size_t i, caf::actor remote) {
+void greet(cluster_self self, size_t i, cluster_actor remote) {
   auto& st = self->state;
   self->request(remote, connect_timeout, hello_atom::value, st.node->nodes.self(),
-                caf::actor_cast<caf::actor>(self), st.node->gateway)
+                st.node->gateway)
     .then(
-      [=](const std::string& name, const caf::actor& gateway) {
+      [=](const std::string& name, const gateway_actor& gateway) {
         auto& l = self->state.links[i];
         l.connecting = false;
         if (name != l.member.name) {
@@ -80,7 +80,7 @@ void greet(cluster_actor self, size_t i, caf::actor remote) {
       [=](caf::error&) { retry_later(self, i); });
 }
 
-void connect(cluster_actor self, size_t i) {
+void connect(cluster_self self, size_t i) {
   auto& l = self->state.links[i];
   if (l.up || l.connecting || !dials(self, i))
     return;
@@ -93,7 +93,7 @@ void connect(cluster_actor self, size_t i) {
                 l.member.basp_port)
     .then(
       [=](const caf::node_id&, caf::strong_actor_ptr& ptr, const std::set<std::string>&) {
-        auto remote = caf::actor_cast<caf::actor>(ptr);
+        auto remote = caf::actor_cast<cluster_actor>(ptr);
         if (!remote) {
           retry_later(self, i);
           return;
@@ -105,8 +105,8 @@ void connect(cluster_actor self, size_t i) {
 
 } // namespace
 
-caf::behavior cluster(caf::stateful_actor<cluster_state>* self, node_ptr node,
-                      std::vector<cluster_member> peers) {
+cluster_actor::behavior_type cluster(cluster_self self, node_ptr node,
+                                     std::vector<cluster_member> peers) {
   auto& st = self->state;
   st.node = std::move(node);
   for (auto& p : peers)
@@ -128,8 +128,9 @@ caf::behavior cluster(caf::stateful_actor<cluster_state>* self, node_ptr node,
   for (size_t i = 0; i < st.links.size(); ++i)
     connect(self, i);
   return {
-    [=](hello_atom, const std::string& name, const caf::actor& peer_cluster,
-        const caf::actor& gateway) -> caf::result<std::string, caf::actor> {
+    [=](hello_atom, const std::string& name,
+        const gateway_actor& gateway) -> caf::result<std::string, gateway_actor> {
+      auto peer_cluster = caf::actor_cast<cluster_actor>(self->current_sender());
       // A peer (re)started: connect back now instead of waiting for the backoff. A side that
       // does not dial adopts the dialler's link instead; a new cluster actor means the peer
       // restarted before its old link was seen down.
@@ -148,13 +149,13 @@ caf::behavior cluster(caf::stateful_actor<cluster_state>* self, node_ptr node,
       }
       return {st.node->nodes.self(), st.node->gateway};
     },
-    [=](lookup_atom, channel_id ch) -> caf::result<caf::actor> {
+    [=](locate_atom, channel_id ch) -> caf::result<channel_actor> {
       auto& st = self->state;
       if (st.node->nodes.owner(ch) != st.node->nodes.self())
         return make_error(error_code::unavailable); // views differ for a moment
       return st.node->channels.get(ch);
     },
-    [=](retry_atom, size_t i) {
+    [=](retry_atom, uint64_t i) {
       if (i < self->state.links.size())
         connect(self, i);
     },

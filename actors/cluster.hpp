@@ -3,11 +3,12 @@
 #include <string>
 #include <vector>
 
-#include <caf/event_based_actor.hpp>
 #include <caf/stateful_actor.hpp>
+#include <caf/typed_event_based_actor.hpp>
 
-#include "actors/node_context.hpp"
 #include "actors/cluster_member.hpp"
+#include "actors/interfaces.hpp"
+#include "actors/node_context.hpp"
 
 namespace parley {
 
@@ -21,7 +22,7 @@ struct cluster_state {
 
   struct link {
     cluster_member member;
-    caf::actor remote; // the peer's cluster actor (a proxy)
+    cluster_actor remote; // the peer's cluster actor (a proxy)
     bool up = false;
     bool connecting = false;
     caf::timespan backoff = std::chrono::milliseconds(250);
@@ -32,12 +33,8 @@ struct cluster_state {
   uint64_t changes = 0;
 };
 
-/// Handlers:
-///   (hello_atom, string name, actor cluster, actor gateway) -> (string name, actor gateway)
-///       a peer introduces itself; answered with this node's name and gateway
-///   (lookup_atom, channel_id) -> actor        the local channel actor, if this node owns it
-///   INTERNAL: (retry_atom, size_t link)      reconnect after backoff
-caf::behavior cluster(caf::stateful_actor<cluster_state>* self, node_ptr node,
-                      std::vector<cluster_member> peers);
+/// The behaviour of the cluster actor (interface: cluster_actor).
+cluster_actor::behavior_type cluster(cluster_actor::stateful_pointer<cluster_state> self,
+                                     node_ptr node, std::vector<cluster_member> peers);
 
 } // namespace parley

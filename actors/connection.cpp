@@ -2,9 +2,7 @@
 
 #include <memory>
 
-#include <caf/event_based_actor.hpp>
 
-#include "actors/atoms.hpp"
 #include "actors/errors.hpp"
 #include "protocol/jwt.hpp"
 #include "protocol/server_frame.hpp"
@@ -13,16 +11,16 @@ namespace parley {
 
 namespace {
 
-using connection_actor = caf::stateful_actor<connection_state>*;
+using connection_self = connection_actor::stateful_pointer<connection_state>;
 
 /// Frames a client may pipeline behind its hello before the server answers it.
 constexpr size_t max_held_frames = 256;
 
-void push(connection_actor self, std::string frame) {
+void push(connection_self self, std::string frame) {
   self->state.sink->push_control(share(std::move(frame)));
 }
 
-void push_error(connection_actor self, error_code code, std::string message,
+void push_error(connection_self self, error_code code, std::string message,
                 std::optional<std::string> ref_id = std::nullopt,
                 std::optional<channel_id> ch = std::nullopt) {
   frame_error e{code, std::move(message), std::move(ref_id), ch};
@@ -48,7 +46,7 @@ std::string describe(error_code code) {
   }
 }
 
-void close(connection_actor self, uint16_t code, std::string reason) {
+void close(connection_self self, uint16_t code, std::string reason) {
   auto& st = self->state;
   if (st.current == connection_state::phase::closing)
     return;
@@ -56,65 +54,86 @@ void close(connection_actor self, uint16_t code, std::string reason) {
   st.sink->close(code, std::move(reason));
 }
 
-caf::actor channel_of(connection_actor self, channel_id ch) {
-  return self->state.node->channels.get(ch);
+/// Asks the channel's actor (or stub). The handle is cached per connection; if the cached
+/// actor is gone by now (passivated, re-homed, stepped down) the directory is asked once
+/// more, so a stale cache never costs the client an error.
+template <class OnValue, class OnError, class... Ts>
+void ask_channel(connection_self self, channel_id ch, OnValue on_value, OnError on_error,
+                 Ts... xs) {
+  auto& st = self->state;
+  auto timeout = st.node->limits.request_timeout;
+  auto i = st.channels.find(ch);
+  bool cached = i != st.channels.end();
+  if (!cached)
+    i = st.channels.emplace(ch, st.node->channels.get(ch)).first;
+  auto hdl = i->second;
+  self->request(hdl, timeout, xs...).then(on_value, [=](caf::error& err) {
+    auto& channels = self->state.channels;
+    if (auto j = channels.find(ch); j != channels.end() && j->second == hdl)
+      channels.erase(j);
+    if (cached && err == caf::sec::request_receiver_down)
+      ask_channel(self, ch, on_value, on_error, xs...);
+    else
+      on_error(err);
+  });
 }
 
-void handle_frame(connection_actor self, const std::string& text);
+void handle_frame(connection_self self, const std::string& text);
 
-void on_send(connection_actor self, send_frame& f) {
+void on_send(connection_self self, send_frame& f) {
   auto& st = self->state;
   send_request req{st.who, f.channel, f.client_msg_id, std::move(f.text), st.node->gateway, st.id};
   auto cmid = f.client_msg_id;
   auto ch = f.channel;
-  self->request(channel_of(self, ch), st.node->limits.request_timeout, send_atom::value,
-                std::move(req))
-    .then(
-      [=](const send_reply& r) {
-        if (!r.written_by_gateway)
-          push(self, encode_ack(r.ack));
-      },
-      [=](caf::error& err) {
-        auto code = client_code(err);
-        push_error(self, code, describe(code), cmid, ch);
-      });
+  ask_channel(
+    self, ch,
+    [=](const send_reply& r) {
+      if (!r.written_by_gateway)
+        push(self, encode_ack(r.ack));
+    },
+    [=](const caf::error& err) {
+      auto code = client_code(err);
+      push_error(self, code, describe(code), cmid, ch);
+    },
+    send_atom::value, std::move(req));
 }
 
-void on_backfill(connection_actor self, const backfill_frame& f) {
+void on_backfill(connection_self self, const backfill_frame& f) {
   auto& st = self->state;
   auto ch = f.channel;
-  self->request(channel_of(self, ch), st.node->limits.request_timeout, backfill_atom::value,
-                st.who, f.after_seq, f.limit)
-    .then(
-      [=](const backfill_page& page) {
-        push(self, encode_backfill(page.channel, page.after_seq, page.messages, page.has_more));
-      },
-      [=](caf::error& err) {
-        auto code = client_code(err);
-        push_error(self, code, describe(code), std::nullopt, ch);
-      });
+  ask_channel(
+    self, ch,
+    [=](const backfill_page& page) {
+      push(self, encode_backfill(page.channel, page.after_seq, page.messages, page.has_more));
+    },
+    [=](const caf::error& err) {
+      auto code = client_code(err);
+      push_error(self, code, describe(code), std::nullopt, ch);
+    },
+    backfill_atom::value, st.who, f.after_seq, f.limit);
 }
 
-void on_presence_get(connection_actor self, const presence_get_frame& f) {
+void on_presence_get(connection_self self, const presence_get_frame& f) {
   auto& st = self->state;
   auto ch = f.channel;
-  self->request(channel_of(self, ch), st.node->limits.request_timeout, who_atom::value, st.who)
-    .then(
-      [=](const std::vector<presence_entry>& entries) {
-        std::vector<std::pair<user_id, presence_status>> users;
-        for (auto& e : entries)
-          users.emplace_back(e.user, e.status);
-        push(self, encode_presence_state(ch, users));
-      },
-      [=](caf::error& err) {
-        auto code = client_code(err);
-        push_error(self, code, describe(code), std::nullopt, ch);
-      });
+  ask_channel(
+    self, ch,
+    [=](const std::vector<presence_entry>& entries) {
+      std::vector<std::pair<user_id, presence_status>> users;
+      for (auto& e : entries)
+        users.emplace_back(e.user, e.status);
+      push(self, encode_presence_state(ch, users));
+    },
+    [=](const caf::error& err) {
+      auto code = client_code(err);
+      push_error(self, code, describe(code), std::nullopt, ch);
+    },
+    who_atom::value, st.who);
 }
 
 /// hello_ack goes first, then one backfill page per channel that is behind, then live frames
 /// (the sink held them): docs/protocol.md "Rules", hello.
-void finish_hello(connection_actor self, const hello_frame& hello,
+void finish_hello(connection_self self, const hello_frame& hello,
                   const std::vector<channel_position>& positions) {
   auto& st = self->state;
   std::vector<std::pair<channel_id, uint64_t>> channels;
@@ -155,24 +174,24 @@ void finish_hello(connection_actor self, const hello_frame& hello,
   }
   for (size_t i = 0; i < behind.size(); ++i) {
     auto [ch, last] = behind[i];
-    self->request(channel_of(self, ch), st.node->limits.request_timeout, backfill_atom::value,
-                  st.who, last, max_backfill_limit)
-      .then(
-        [=](const backfill_page& page) {
-          acc->frames[i + 1] = share(
-            encode_backfill(page.channel, page.after_seq, page.messages, page.has_more));
-          if (--acc->outstanding == 0)
-            release();
-        },
-        [=](caf::error&) {
-          // The client still gets hello_ack and can ask with `backfill`.
-          if (--acc->outstanding == 0)
-            release();
-        });
+    ask_channel(
+      self, ch,
+      [=](const backfill_page& page) {
+        acc->frames[i + 1]
+          = share(encode_backfill(page.channel, page.after_seq, page.messages, page.has_more));
+        if (--acc->outstanding == 0)
+          release();
+      },
+      [=](const caf::error&) {
+        // The client still gets hello_ack and can ask with `backfill`.
+        if (--acc->outstanding == 0)
+          release();
+      },
+      backfill_atom::value, st.who, last, max_backfill_limit);
   }
 }
 
-void on_hello(connection_actor self, const hello_frame& hello) {
+void on_hello(connection_self self, const hello_frame& hello) {
   auto& st = self->state;
   st.current = connection_state::phase::greeting;
   st.registered = true;
@@ -187,7 +206,7 @@ void on_hello(connection_actor self, const hello_frame& hello) {
           });
 }
 
-void handle_frame(connection_actor self, const std::string& text) {
+void handle_frame(connection_self self, const std::string& text) {
   auto& st = self->state;
   auto parsed = parse_client_frame(text);
   if (auto err = std::get_if<frame_error>(&parsed)) {
@@ -223,14 +242,14 @@ void handle_frame(connection_actor self, const std::string& text) {
     on_presence_get(self, *pg);
 }
 
-void schedule_idle_check(connection_actor self, caf::timespan after) {
+void schedule_idle_check(connection_self self, caf::timespan after) {
   self->delayed_send(self, after, idle_tmo_atom::value);
 }
 
 } // namespace
 
-caf::behavior connection(caf::stateful_actor<connection_state>* self, node_ptr node,
-                         uint64_t id, principal who, int64_t token_exp_s, sink_ptr sink) {
+connection_actor::behavior_type connection(connection_self self, node_ptr node, uint64_t id,
+                                           principal who, int64_t token_exp_s, sink_ptr sink) {
   auto& st = self->state;
   st.node = std::move(node);
   st.id = id;
@@ -248,7 +267,7 @@ caf::behavior connection(caf::stateful_actor<connection_state>* self, node_ptr n
                      expiry_atom::value);
   return {
     [=](frame_atom, const std::string& text) {
-      auto probe = metrics_probe(self, actor_kind::connection);
+      auto probe = metrics_probe(self);
       auto& st = self->state;
       st.last_activity = self->clock().now();
       switch (st.current) {
@@ -266,11 +285,11 @@ caf::behavior connection(caf::stateful_actor<connection_state>* self, node_ptr n
       }
     },
     [=](activity_atom) {
-      auto probe = metrics_probe(self, actor_kind::connection);
+      auto probe = metrics_probe(self);
       self->state.last_activity = self->clock().now();
     },
     [=](closed_atom) {
-      auto probe = metrics_probe(self, actor_kind::connection);
+      auto probe = metrics_probe(self);
       auto& st = self->state;
       if (st.registered)
         self->send(st.node->gateway, unregister_atom::value, st.id);
@@ -278,12 +297,12 @@ caf::behavior connection(caf::stateful_actor<connection_state>* self, node_ptr n
       self->quit();
     },
     [=](hello_tmo_atom) {
-      auto probe = metrics_probe(self, actor_kind::connection);
+      auto probe = metrics_probe(self);
       if (self->state.current == connection_state::phase::awaiting_hello)
         close(self, close_code::policy, "no hello within the time limit");
     },
     [=](idle_tmo_atom) {
-      auto probe = metrics_probe(self, actor_kind::connection);
+      auto probe = metrics_probe(self);
       auto& st = self->state;
       auto silent = self->clock().now() - st.last_activity;
       if (silent >= st.node->limits.idle_timeout)
@@ -292,7 +311,7 @@ caf::behavior connection(caf::stateful_actor<connection_state>* self, node_ptr n
         schedule_idle_check(self, st.node->limits.idle_timeout - silent);
     },
     [=](expiry_atom) {
-      auto probe = metrics_probe(self, actor_kind::connection);
+      auto probe = metrics_probe(self);
       close(self, close_code::token_expired, "token expired");
     },
   };

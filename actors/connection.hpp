@@ -3,13 +3,14 @@
 #include <cstdint>
 #include <vector>
 #include <string>
+#include <unordered_map>
 
 #include <caf/actor_clock.hpp>
-#include <caf/event_based_actor.hpp>
 #include <caf/stateful_actor.hpp>
+#include <caf/typed_event_based_actor.hpp>
 
 #include "actors/actor_metrics.hpp"
-#include "actors/messages.hpp"
+#include "actors/interfaces.hpp"
 #include "actors/node_context.hpp"
 #include "actors/outbound_sink.hpp"
 #include "protocol/client_frame.hpp"
@@ -17,8 +18,8 @@
 
 namespace parley {
 
-/// One WebSocket session's protocol state machine (docs/architecture.md "Connection", "Rules"):
-/// hello/backfill, sends, pings, presence requests, timeouts. The socket lives on an Asio
+/// One WebSocket session's protocol state machine (docs/architecture.md "Connection";
+/// docs/protocol.md "Rules"): hello/backfill, sends, pings, presence requests, timeouts. The socket lives on an Asio
 /// thread: frames arrive as messages, everything outbound goes to the sink.
 struct connection_state {
   static inline const char* name = "connection";
@@ -34,15 +35,15 @@ struct connection_state {
   caf::actor_clock::time_point last_activity;
   bool registered = false;
   std::string session_id;
+  // The channels this connection talks to, looked up in the node's directory once (not on
+  // every send); an entry goes on any error, so it holds only channels that answered.
+  std::unordered_map<channel_id, channel_actor> channels;
   actor_slot slot; // live-actor gauge and /v1/admin/actors entry
 };
 
-/// Handlers:
-///   (frame_atom, string text)  a text frame from the client
-///   (activity_atom)            a WebSocket control frame (ping/pong): resets the idle timer
-///   (closed_atom)              the socket closed; leaves the gateway and terminates
-///   INTERNAL: (hello_tmo_atom), (idle_tmo_atom), (expiry_atom)
-caf::behavior connection(caf::stateful_actor<connection_state>* self, node_ptr node,
-                         uint64_t id, principal who, int64_t token_exp_s, sink_ptr sink);
+/// The behaviour of a connection actor (interface: connection_actor).
+connection_actor::behavior_type
+connection(connection_actor::stateful_pointer<connection_state> self, node_ptr node, uint64_t id,
+           principal who, int64_t token_exp_s, sink_ptr sink);
 
 } // namespace parley

@@ -3,16 +3,12 @@
 #include <algorithm>
 #include <iterator>
 
-#include <caf/event_based_actor.hpp>
 
-#include "actors/atoms.hpp"
 #include "actors/errors.hpp"
 
 namespace parley {
 
 namespace {
-
-using gateway_actor = caf::stateful_actor<gateway_state>*;
 
 void erase_value(std::vector<uint64_t>& xs, uint64_t x) {
   xs.erase(std::remove(xs.begin(), xs.end(), x), xs.end());
@@ -78,14 +74,16 @@ std::string user_key(const principal& who) {
   return who.workspace.str() + ':' + who.user.str();
 }
 
-caf::behavior gateway(caf::stateful_actor<gateway_state>* self, node_ptr node) {
+gateway_actor::behavior_type gateway(gateway_actor::stateful_pointer<gateway_state> self,
+                                     node_ptr node) {
   self->state.node = std::move(node);
-  self->state.slot = actor_slot(self->state.node->metrics, actor_kind::gateway, self->id(), "gateway");
+  self->state.slot
+    = actor_slot(self->state.node->metrics, actor_kind::gateway, self->id(), "gateway");
   return {
     [=](register_atom, uint64_t conn, const principal& who,
         sink_ptr sink) -> caf::result<std::vector<channel_position>> {
-      auto probe = metrics_probe(self, actor_kind::gateway);
-      auto rp = self->make_response_promise();
+      auto probe = metrics_probe(self);
+      auto rp = self->make_response_promise<std::vector<channel_position>>();
       auto& st = self->state;
       // Routed before presence attaches to the channels, so no delivery can miss it; the
       // sink holds frames until the connection releases it after hello_ack.
@@ -113,7 +111,7 @@ caf::behavior gateway(caf::stateful_actor<gateway_state>* self, node_ptr node) {
       return rp;
     },
     [=](unregister_atom, uint64_t conn) {
-      auto probe = metrics_probe(self, actor_kind::gateway);
+      auto probe = metrics_probe(self);
       auto& st = self->state;
       auto i = st.connections.find(conn);
       if (i == st.connections.end())
@@ -128,18 +126,18 @@ caf::behavior gateway(caf::stateful_actor<gateway_state>* self, node_ptr node) {
       st.connections.erase(i);
     },
     [=](deliver_atom, const delivery& d) {
-      auto probe = metrics_probe(self, actor_kind::gateway);
+      auto probe = metrics_probe(self);
       self->state.node->counters.gateway_backlog = self->mailbox().size();
       push(self->state, d);
     },
     [=](rehome_atom, channel_id ch) {
-      auto probe = metrics_probe(self, actor_kind::gateway);
+      auto probe = metrics_probe(self);
       // A channel actor (re)activated: presence tells it who is online here.
       self->send(self->state.node->presence, rehome_atom::value, ch);
     },
     [=](joined_atom, channel_id ch, workspace_id ws, const std::vector<user_id>& users,
         uint64_t latest) {
-      auto probe = metrics_probe(self, actor_kind::gateway);
+      auto probe = metrics_probe(self);
       auto& st = self->state;
       auto frame = share(encode_joined(ch, latest));
       for (auto u : users) {
@@ -158,7 +156,7 @@ caf::behavior gateway(caf::stateful_actor<gateway_state>* self, node_ptr node) {
       }
     },
     [=](left_atom, channel_id ch, workspace_id ws, user_id u) {
-      auto probe = metrics_probe(self, actor_kind::gateway);
+      auto probe = metrics_probe(self);
       auto& st = self->state;
       principal who{ws, u};
       auto i = st.by_user.find(user_key(who));

@@ -4,12 +4,11 @@
 #include <unordered_map>
 #include <vector>
 
-#include <caf/actor.hpp>
-#include <caf/event_based_actor.hpp>
 #include <caf/stateful_actor.hpp>
+#include <caf/typed_event_based_actor.hpp>
 
 #include "actors/actor_metrics.hpp"
-#include "actors/messages.hpp"
+#include "actors/interfaces.hpp"
 #include "actors/node_context.hpp"
 #include "actors/outbound_sink.hpp"
 
@@ -36,17 +35,9 @@ struct gateway_state {
   actor_slot slot;         // live-actor gauge and /v1/admin/actors entry
 };
 
-/// Handlers:
-///   (register_atom, uint64 conn, principal, sink_ptr) -> vector<channel_position>
-///       a connection completed hello: route it, mark its user online, report latest seqs
-///   (unregister_atom, uint64 conn)                      a connection closed
-///   (deliver_atom, delivery) -> ()                     fan a channel's frame out locally; the
-///       empty answer, when another node's channel asked with a request, confirms the
-///       delivery within its deadline (docs/architecture.md "Backpressure", layer 3)
-///   (joined_atom, channel_id, workspace_id, vector<user_id>, uint64 latest)  members added
-///   (left_atom, channel_id, workspace_id, user_id)      a member was removed
-///   (rehome_atom, channel_id)                           a channel (re)activated somewhere
-caf::behavior gateway(caf::stateful_actor<gateway_state>* self, node_ptr node);
+/// The behaviour of the node gateway (interface: gateway_actor).
+gateway_actor::behavior_type gateway(gateway_actor::stateful_pointer<gateway_state> self,
+                                     node_ptr node);
 
 /// "W<w>:U<u>": the key of a user across workspaces.
 std::string user_key(const principal& who);

@@ -4,18 +4,16 @@
 #include <utility>
 #include <vector>
 
-#include <caf/event_based_actor.hpp>
-
-#include "actors/atoms.hpp"
-#include "actors/messages.hpp"
 
 namespace parley {
 
 namespace {
 
+using group_commit_self = group_commit_actor::stateful_pointer<group_commit_state>;
+
 /// Commits `rows` (indexes into the buffered batch, all of one commit group) in one
 /// transaction and answers each of their appends.
-void commit(caf::stateful_actor<group_commit_state>* self, const std::vector<size_t>& rows) {
+void commit(group_commit_self self, const std::vector<size_t>& rows) {
   auto& st = self->state;
   std::vector<chat_message> part;
   const std::vector<chat_message>* batch = &st.batch;
@@ -40,7 +38,7 @@ void commit(caf::stateful_actor<group_commit_state>* self, const std::vector<siz
   }
 }
 
-void flush(caf::stateful_actor<group_commit_state>* self) {
+void flush(group_commit_self self) {
   auto& st = self->state;
   st.flush_scheduled = false;
   if (st.batch.empty())
@@ -66,16 +64,17 @@ void flush(caf::stateful_actor<group_commit_state>* self) {
 
 } // namespace
 
-caf::behavior group_commit(caf::stateful_actor<group_commit_state>* self,
-                        std::shared_ptr<storage::message_log> log, size_t max_batch) {
+group_commit_actor::behavior_type group_commit(group_commit_self self,
+                                               std::shared_ptr<storage::message_log> log,
+                                               size_t max_batch) {
   self->state.log = std::move(log);
   self->state.max_batch = max_batch;
   return {
     [=](append_atom, const chat_message& msg) -> caf::result<storage::append_outcome> {
-      auto probe = metrics_probe(self, actor_kind::group_commit);
+      auto probe = metrics_probe(self);
       auto& st = self->state;
       st.batch.push_back(msg);
-      st.waiting.push_back(self->make_response_promise());
+      st.waiting.push_back(self->make_response_promise<storage::append_outcome>());
       auto rp = st.waiting.back();
       if (st.batch.size() >= st.max_batch) {
         flush(self);
@@ -87,7 +86,7 @@ caf::behavior group_commit(caf::stateful_actor<group_commit_state>* self,
       return rp;
     },
     [=](flush_atom) {
-      auto probe = metrics_probe(self, actor_kind::group_commit);
+      auto probe = metrics_probe(self);
       flush(self);
     },
   };

@@ -4,7 +4,6 @@
 #include <string>
 #include <vector>
 
-#include <caf/actor.hpp>
 #include <caf/meta/load_callback.hpp>
 #include <caf/meta/type_name.hpp>
 
@@ -16,7 +15,8 @@
 
 namespace parley {
 
-// Structs crossing actors (and later nodes), each with its `inspect`.
+// Structs crossing actors (and nodes), each with its `inspect`. The two that carry an actor
+// handle (send_request, send_reply) live in actors/interfaces.hpp, after the handle's type.
 
 template <class Inspector, char Prefix>
 typename Inspector::result_type inspect(Inspector& f, named_id<Prefix>& x) {
@@ -52,34 +52,6 @@ typename Inspector::result_type inspect(Inspector& f, shared_frame& x) {
     return caf::none;
   };
   return f(caf::meta::type_name("shared_frame"), bytes, caf::meta::load_callback(restore));
-}
-
-/// A validated `message.send` (WebSocket or REST) on its way to the channel actor.
-struct send_request {
-  principal sender;
-  channel_id channel;
-  std::string client_msg_id;
-  std::string text;
-  caf::actor origin_gateway; // the sender connection's gateway; null for REST
-  uint64_t origin_conn = 0;  // the sender connection on that gateway; 0 for REST
-};
-
-template <class Inspector>
-typename Inspector::result_type inspect(Inspector& f, send_request& x) {
-  return f(caf::meta::type_name("send_request"), x.sender, x.channel, x.client_msg_id, x.text,
-           x.origin_gateway, x.origin_conn);
-}
-
-/// The answer to a send: the ack, and whether the gateway already wrote it to the sender
-/// connection ahead of the message.new (so the connection must not write it again).
-struct send_reply {
-  send_ack ack;
-  bool written_by_gateway = false;
-};
-
-template <class Inspector>
-typename Inspector::result_type inspect(Inspector& f, send_reply& x) {
-  return f(caf::meta::type_name("send_reply"), x.ack, x.written_by_gateway);
 }
 
 /// One page of a channel's history.

@@ -8,22 +8,19 @@
 
 namespace parley {
 
-bool workspace_quota::try_take(workspace_id workspace, int64_t now) {
+std::shared_ptr<shared_token_bucket> workspace_quota::bucket(workspace_id workspace) {
   std::lock_guard<std::mutex> guard{mtx_};
-  auto i = buckets_.find(workspace);
-  if (i == buckets_.end())
-    i = buckets_.emplace(workspace, token_bucket{rate_, burst_}).first;
-  if (!i->second.available(now))
-    return false;
-  i->second.take();
-  return true;
+  auto& b = buckets_[workspace];
+  if (!b)
+    b = std::make_shared<shared_token_bucket>(rate_, burst_);
+  return b;
 }
 
 std::string placement::owner(channel_id channel) {
   return rendezvous_owner(channel, live());
 }
 
-caf::actor placement::node_of(const std::string& name) {
+cluster_actor placement::node_of(const std::string& name) {
   std::lock_guard<std::mutex> guard{mtx_};
   for (auto& p : peers_)
     if (p.name == name)
@@ -31,15 +28,15 @@ caf::actor placement::node_of(const std::string& name) {
   return {};
 }
 
-std::vector<caf::actor> placement::peer_gateways() {
+std::vector<gateway_actor> placement::peer_gateways() {
   std::lock_guard<std::mutex> guard{mtx_};
-  std::vector<caf::actor> result;
+  std::vector<gateway_actor> result;
   for (auto& p : peers_)
     result.push_back(p.gateway);
   return result;
 }
 
-std::string placement::name_of(const caf::actor& gateway) {
+std::string placement::name_of(const gateway_actor& gateway) {
   std::lock_guard<std::mutex> guard{mtx_};
   for (auto& p : peers_)
     if (p.gateway == gateway)
@@ -79,22 +76,32 @@ void channel_directory::set_factory(factory f, placement* where) {
   placement_ = where;
 }
 
-caf::actor channel_directory::get(channel_id channel) {
+channel_actor channel_directory::get(channel_id channel) {
   auto owner = placement_ ? placement_->owner(channel) : std::string{};
-  std::lock_guard<std::mutex> guard{mtx_};
-  auto i = actors_.find(channel);
-  if (i != actors_.end()) {
-    if (i->second.owner == owner)
-      return i->second.hdl;
-    caf::anon_send_exit(i->second.hdl, caf::exit_reason::user_shutdown);
-    actors_.erase(i);
+  factory make;
+  {
+    std::lock_guard<std::mutex> guard{mtx_};
+    auto i = actors_.find(channel);
+    if (i != actors_.end()) {
+      if (i->second.owner == owner)
+        return i->second.hdl;
+      caf::anon_send_exit(i->second.hdl, caf::exit_reason::user_shutdown);
+      actors_.erase(i);
+    }
+    make = factory_;
   }
-  auto hdl = factory_(channel, owner);
-  actors_.emplace(channel, entry{hdl, owner});
-  return hdl;
+  if (!make)
+    return {}; // shut down
+  // Spawned outside the lock; a concurrent get that registered first wins.
+  auto hdl = make(channel, owner);
+  std::lock_guard<std::mutex> guard{mtx_};
+  auto [i, added] = actors_.emplace(channel, entry{hdl, owner});
+  if (!added)
+    caf::anon_send_exit(hdl, caf::exit_reason::user_shutdown);
+  return i->second.hdl;
 }
 
-void channel_directory::forget(channel_id channel, const caf::actor& which) {
+void channel_directory::forget(channel_id channel, const channel_actor& which) {
   std::lock_guard<std::mutex> guard{mtx_};
   auto i = actors_.find(channel);
   if (i != actors_.end() && i->second.hdl == which)

@@ -10,61 +10,34 @@
 #include <unordered_map>
 #include <vector>
 
-#include <caf/actor.hpp>
 #include <caf/timespan.hpp>
 
 #include "actors/actor_metrics.hpp"
+#include "actors/interfaces.hpp"
+#include "actors/node_limits.hpp"
 #include "actors/peer_circuits.hpp"
 #include "protocol/ids.hpp"
-#include "protocol/token_bucket.hpp"
+#include "protocol/shared_token_bucket.hpp"
 #include "storage/event_export.hpp"
 #include "storage/presence_mirror.hpp"
 
 namespace parley {
 
-/// Limits and thresholds of one node (docs/architecture.md "Backpressure", "Hybrid fan-out").
-struct node_limits {
-  double user_rate_per_s = 1;         // per user per channel
-  double user_burst = 5;
-  double workspace_rate_per_s = 1000; // per workspace, per node
-  double workspace_burst = 1000;
-  caf::timespan hello_timeout = std::chrono::seconds(10);
-  caf::timespan idle_timeout = std::chrono::seconds(30);
-  caf::timespan request_timeout = std::chrono::seconds(5);
-  caf::timespan channel_idle = std::chrono::minutes(5); // passivate a quiet channel after this
-  size_t large_channel_members = 50000;    // above: read-time fan-out (channel.cursor)
-  size_t presence_coalesce_members = 10000; // above: presence.update at most 1/s per user
-  // Above: no presence.update push at all (members pull with presence.get). Pushing every
-  // transition to every online member costs O(N^2) frames while N members connect.
-  size_t presence_push_members = 1000;
-  size_t overload_backlog = 5000;          // messages waiting for fan-out (gateway + lanes)
-  size_t overload_cursor_members = 100;    // under overload, channels above this go to cursor mode
-  caf::timespan cursor_interval = std::chrono::milliseconds(250);
-  // Inter-node deliveries (docs/architecture.md "Backpressure", layer 3): a delivery to another node's
-  // gateway not confirmed within the deadline is a failure; `circuit_failures` consecutive
-  // failures open that peer's circuit, which lets one probe through every probe interval.
-  // A zero deadline turns confirmation and the circuit off (plain sends).
-  caf::timespan internode_deadline = std::chrono::milliseconds(50);
-  uint32_t circuit_failures = 5;
-  caf::timespan circuit_probe_interval = std::chrono::seconds(10);
-  size_t recent_ring = 512;        // messages a channel keeps for backfill without the database
-  size_t dedup_cache = 4096;       // recent acks a channel answers retries from
-  size_t commit_max_batch = 1000;
-};
-
-/// Per-workspace message quota shared by the channel actors of a node. A short mutex, no I/O.
+/// The per-workspace message quotas of a node. A channel actor asks for its workspace's
+/// bucket once, at activation (a short mutex); taking from the bucket on the send path is
+/// lock-free (protocol/shared_token_bucket.hpp).
 class workspace_quota {
 public:
   workspace_quota(double rate_per_s, double burst) : rate_(rate_per_s), burst_(burst) {}
 
-  /// Takes one token of `workspace` if available at `now_us`.
-  bool try_take(workspace_id workspace, int64_t now_us);
+  /// The bucket of `workspace`, made on first use and shared by its channels.
+  std::shared_ptr<shared_token_bucket> bucket(workspace_id workspace);
 
 private:
   double rate_;
   double burst_;
   std::mutex mtx_;
-  std::unordered_map<workspace_id, token_bucket> buckets_;
+  std::unordered_map<workspace_id, std::shared_ptr<shared_token_bucket>> buckets_;
 };
 
 /// The live nodes of the cluster and the owner of each channel (docs/architecture.md "Cluster"):
@@ -73,8 +46,8 @@ class placement {
 public:
   struct peer {
     std::string name;
-    caf::actor node;    // the peer's cluster actor
-    caf::actor gateway; // the peer's node gateway
+    cluster_actor node;    // the peer's cluster actor
+    gateway_actor gateway; // the peer's node gateway
   };
 
   explicit placement(std::string self = "local") : self_(std::move(self)) {}
@@ -88,13 +61,13 @@ public:
   std::string owner(channel_id channel);
 
   /// The cluster actor of a live peer, null if it is not live.
-  caf::actor node_of(const std::string& name);
+  cluster_actor node_of(const std::string& name);
 
   /// The gateways of the live peers.
-  std::vector<caf::actor> peer_gateways();
+  std::vector<gateway_actor> peer_gateways();
 
   /// The name of the live peer whose gateway is `gateway`, empty if none is.
-  std::string name_of(const caf::actor& gateway);
+  std::string name_of(const gateway_actor& gateway);
 
   /// Names of the live nodes, this one included, sorted.
   std::vector<std::string> live();
@@ -114,15 +87,15 @@ private:
 class channel_directory {
 public:
   /// Makes the actor for a channel owned by `owner` (this node or a peer).
-  using factory = std::function<caf::actor(channel_id, const std::string& owner)>;
+  using factory = std::function<channel_actor(channel_id, const std::string& owner)>;
 
   void set_factory(factory f, placement* where);
 
   /// The channel's actor (or stub), spawned if it is not active.
-  caf::actor get(channel_id channel);
+  channel_actor get(channel_id channel);
 
   /// Forgets a passivated actor (only if it is still the registered one).
-  void forget(channel_id channel, const caf::actor& which);
+  void forget(channel_id channel, const channel_actor& which);
 
   /// After a membership change: drops (and stops) every actor whose owner changed, so the
   /// next use goes to the new owner. With `reload_owned` (a peer joined, or a partition
@@ -138,7 +111,7 @@ public:
 
 private:
   struct entry {
-    caf::actor hdl;
+    channel_actor hdl;
     std::string owner;
   };
   std::mutex mtx_;
@@ -169,10 +142,10 @@ struct node_counters {
 struct node_context {
   std::string node_name = "local";
   node_limits limits;
-  caf::actor gateway;
-  caf::actor presence;
-  caf::actor group_commit;
-  caf::actor store; // storage reader pool
+  gateway_actor gateway;
+  presence_actor presence;
+  group_commit_actor group_commit;
+  storage_actor store; // a pool of storage workers
   channel_directory channels;
   std::unique_ptr<workspace_quota> quota;
   placement nodes;
@@ -183,7 +156,7 @@ struct node_context {
   peer_circuits circuits; // inter-node delivery circuits, one per peer node
 
   /// The gateways of every live node (one on a single node): membership changes go to all.
-  std::vector<caf::actor> all_gateways() {
+  std::vector<gateway_actor> all_gateways() {
     auto result = nodes.peer_gateways();
     result.push_back(gateway);
     return result;

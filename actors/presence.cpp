@@ -3,9 +3,7 @@
 #include <algorithm>
 #include <memory>
 
-#include <caf/event_based_actor.hpp>
 
-#include "actors/atoms.hpp"
 #include "actors/errors.hpp"
 #include "actors/gateway.hpp"
 
@@ -13,7 +11,7 @@ namespace parley {
 
 namespace {
 
-using presence_actor = caf::stateful_actor<presence_state>*;
+using presence_self = presence_actor::stateful_pointer<presence_state>;
 
 presence_status status_of(const presence_state::user_entry& e) {
   if (e.connections.empty())
@@ -22,7 +20,7 @@ presence_status status_of(const presence_state::user_entry& e) {
 }
 
 /// Tells one channel the user's status on this node; the reply is not needed.
-void tell(presence_actor self, channel_id ch, const principal& who, presence_status s) {
+void tell(presence_self self, channel_id ch, const principal& who, presence_status s) {
   auto& node = self->state.node;
   self->request(node->channels.get(ch), node->limits.request_timeout, attach_atom::value, who,
                 node->gateway, s)
@@ -31,7 +29,7 @@ void tell(presence_actor self, channel_id ch, const principal& who, presence_sta
 
 /// Mirrors the user's state outside the node (storage/presence_mirror.hpp, the presence
 /// topic of storage/event_export.hpp) when configured; both only queue, never block.
-void publish(presence_actor self, const presence_state::user_entry& e, bool transition) {
+void publish(presence_self self, const presence_state::user_entry& e, bool transition) {
   auto& node = *self->state.node;
   if (node.mirror) {
     if (e.connections.empty())
@@ -43,7 +41,7 @@ void publish(presence_actor self, const presence_state::user_entry& e, bool tran
     node.exporter->presence({e.who, node.node_name, status_of(e), now_us()});
 }
 
-void tell_all(presence_actor self, const presence_state::user_entry& e) {
+void tell_all(presence_self self, const presence_state::user_entry& e) {
   ++self->state.transitions;
   self->state.node->metrics->presence_transitions->Increment();
   for (auto ch : e.channels)
@@ -51,20 +49,21 @@ void tell_all(presence_actor self, const presence_state::user_entry& e) {
 }
 
 /// The entry of a user connected here, null if it has none.
-presence_state::user_entry* find_user(presence_actor self, const principal& who) {
+presence_state::user_entry* find_user(presence_self self, const principal& who) {
   auto i = self->state.users.find(user_key(who));
   return i == self->state.users.end() ? nullptr : &i->second;
 }
 
 } // namespace
 
-caf::behavior presence(caf::stateful_actor<presence_state>* self, node_ptr node) {
+presence_actor::behavior_type presence(presence_self self, node_ptr node) {
   self->state.node = std::move(node);
-  self->state.slot = actor_slot(self->state.node->metrics, actor_kind::presence, self->id(), "presence");
+  self->state.slot
+    = actor_slot(self->state.node->metrics, actor_kind::presence, self->id(), "presence");
   return {
     [=](connect_atom, const principal& who, uint64_t conn,
         const std::vector<channel_id>& channels) -> caf::result<std::vector<channel_position>> {
-      auto probe = metrics_probe(self, actor_kind::presence);
+      auto probe = metrics_probe(self);
       auto& st = self->state;
       auto& e = st.users[user_key(who)];
       e.who = who;
@@ -85,11 +84,11 @@ caf::behavior presence(caf::stateful_actor<presence_state>* self, node_ptr node)
       struct fan_in {
         std::vector<channel_position> positions;
         size_t outstanding;
-        caf::response_promise rp;
+        caf::typed_response_promise<std::vector<channel_position>> rp;
       };
       auto acc = std::make_shared<fan_in>();
       acc->outstanding = channels.size();
-      acc->rp = self->make_response_promise();
+      acc->rp = self->make_response_promise<std::vector<channel_position>>();
       auto status = status_of(e);
       for (auto ch : channels) {
         auto done = [acc] {
@@ -111,7 +110,7 @@ caf::behavior presence(caf::stateful_actor<presence_state>* self, node_ptr node)
       return acc->rp;
     },
     [=](disconn_atom, const principal& who, uint64_t conn) {
-      auto probe = metrics_probe(self, actor_kind::presence);
+      auto probe = metrics_probe(self);
       auto& st = self->state;
       auto i = st.users.find(user_key(who));
       if (i == st.users.end())
@@ -124,7 +123,7 @@ caf::behavior presence(caf::stateful_actor<presence_state>* self, node_ptr node)
       }
     },
     [=](status_atom, const principal& who, presence_status s) {
-      auto probe = metrics_probe(self, actor_kind::presence);
+      auto probe = metrics_probe(self);
       auto* e = find_user(self, who);
       bool away = s == presence_status::away;
       if (!e || e->away == away)
@@ -134,7 +133,7 @@ caf::behavior presence(caf::stateful_actor<presence_state>* self, node_ptr node)
       publish(self, *e, true);
     },
     [=](joined_atom, const principal& who, channel_id ch) {
-      auto probe = metrics_probe(self, actor_kind::presence);
+      auto probe = metrics_probe(self);
       auto* e = find_user(self, who);
       if (!e)
         return;
@@ -144,7 +143,7 @@ caf::behavior presence(caf::stateful_actor<presence_state>* self, node_ptr node)
       publish(self, *e, false);
     },
     [=](rehome_atom) {
-      auto probe = metrics_probe(self, actor_kind::presence);
+      auto probe = metrics_probe(self);
       // Cluster membership changed: channels may have new owners that do not know who is
       // online here yet. Attaching is idempotent for owners that already know.
       for (auto& [key, e] : self->state.users)
@@ -152,13 +151,13 @@ caf::behavior presence(caf::stateful_actor<presence_state>* self, node_ptr node)
           tell(self, ch, e.who, status_of(e));
     },
     [=](rehome_atom, channel_id ch) {
-      auto probe = metrics_probe(self, actor_kind::presence);
+      auto probe = metrics_probe(self);
       for (auto& [key, e] : self->state.users)
         if (std::find(e.channels.begin(), e.channels.end(), ch) != e.channels.end())
           tell(self, ch, e.who, status_of(e));
     },
     [=](left_atom, const principal& who, channel_id ch) {
-      auto probe = metrics_probe(self, actor_kind::presence);
+      auto probe = metrics_probe(self);
       auto* e = find_user(self, who);
       if (!e)
         return;

@@ -5,11 +5,11 @@
 #include <unordered_map>
 #include <vector>
 
-#include <caf/event_based_actor.hpp>
 #include <caf/stateful_actor.hpp>
+#include <caf/typed_event_based_actor.hpp>
 
 #include "actors/actor_metrics.hpp"
-#include "actors/messages.hpp"
+#include "actors/interfaces.hpp"
 #include "actors/node_context.hpp"
 
 namespace parley {
@@ -33,14 +33,8 @@ struct presence_state {
   actor_slot slot; // live-actor gauge and /v1/admin/actors entry
 };
 
-/// Handlers:
-///   (connect_atom, principal, uint64 conn, vector<channel_id>) -> vector<channel_position>
-///   (disconn_atom, principal, uint64 conn)        the last one makes the user offline here
-///   (status_atom, principal, presence_status)     presence.set (online | away)
-///   (joined_atom, principal, channel_id)          the user became a member while online
-///   (left_atom, principal, channel_id)            the user was removed from a channel
-///   (rehome_atom)                                 cluster changed: re-attach everyone
-///   (rehome_atom, channel_id)                     a channel re-activated: re-attach its users
-caf::behavior presence(caf::stateful_actor<presence_state>* self, node_ptr node);
+/// The behaviour of the presence actor (interface: presence_actor).
+presence_actor::behavior_type presence(presence_actor::stateful_pointer<presence_state> self,
+                                       node_ptr node);
 
 } // namespace parley

@@ -1,7 +1,7 @@
 #include "actors/register_types.hpp"
 
 #include "actors/errors.hpp"
-#include "actors/messages.hpp"
+#include "actors/interfaces.hpp"
 #include "storage/errors.hpp"
 
 namespace parley {
@@ -22,6 +22,9 @@ void register_types(caf::actor_system_config& cfg) {
   cfg.add_message_type<channel_snapshot>("parley::channel_snapshot");
   cfg.add_message_type<channel_position>("parley::channel_position");
   cfg.add_message_type<storage::append_outcome>("parley::append_outcome");
+  // Typed handles that cross nodes inside messages.
+  cfg.add_message_type<gateway_actor>("parley::gateway_actor");
+  cfg.add_message_type<channel_actor>("parley::channel_actor");
   cfg.add_message_type<std::vector<chat_message>>("std::vector<parley::chat_message>");
   cfg.add_message_type<std::vector<user_id>>("std::vector<parley::user_id>");
   cfg.add_message_type<std::vector<channel_id>>("std::vector<parley::channel_id>");

@@ -2,17 +2,18 @@
 
 #include <memory>
 
-#include <caf/event_based_actor.hpp>
 #include <caf/stateful_actor.hpp>
+#include <caf/typed_event_based_actor.hpp>
 
 #include "actors/actor_metrics.hpp"
+#include "actors/interfaces.hpp"
 #include "storage/membership_store.hpp"
 #include "storage/message_log.hpp"
 
 namespace parley {
 
-/// One storage connection for reads and membership changes. Blocking I/O: spawn detached
-/// (a pool of them) outside tests.
+/// One storage connection for reads and membership changes (never message appends: those
+/// are the group commit's). Blocking I/O: spawn detached (a pool of them) outside tests.
 struct storage_worker_state {
   static inline const char* name = "storage_worker";
   std::shared_ptr<storage::message_log> log;
@@ -21,19 +22,11 @@ struct storage_worker_state {
   actor_slot slot; // live-actor gauge and /v1/admin/actors entry
 };
 
-/// Handlers:
-///   (lookup_atom, workspace_id, user_id, string cmid)           -> vector<chat_message> (0 or 1)
-///   (read_atom, workspace_id, channel_id, uint64 after, uint32 limit) -> vector<chat_message>
-///   (load_atom, channel_id)                                     -> channel_snapshot
-///   (channels_atom, workspace_id, user_id)                      -> vector<channel_id>
-///   (create_atom, workspace_id, string name, vector<user_id>)   -> channel_id
-///   (dm_atom, workspace_id, user_id, user_id)                   -> channel_id, bool created
-///   (add_atom, workspace_id, channel_id, vector<user_id>)       -> vector<user_id> added
-///   (remove_atom, workspace_id, channel_id, user_id)            -> bool removed
-/// Instrumented when the spawner set `state.slot` before calling it (runtime/node.cpp).
-caf::behavior storage_worker(caf::stateful_actor<storage_worker_state>* self,
-                             std::shared_ptr<storage::message_log> log,
-                             std::shared_ptr<storage::membership_store> members,
-                             size_t recent_ring);
+/// The behaviour of one storage worker (interface: storage_actor). Instrumented when the
+/// spawner set `state.slot` before calling it (runtime/node.cpp).
+storage_actor::behavior_type
+storage_worker(storage_actor::stateful_pointer<storage_worker_state> self,
+               std::shared_ptr<storage::message_log> log,
+               std::shared_ptr<storage::membership_store> members, size_t recent_ring);
 
 } // namespace parley

@@ -6,7 +6,8 @@
 #include <vector>
 
 #include "actors/cluster_member.hpp"
-#include "actors/node_context.hpp"
+#include "actors/node_limits.hpp"
+#include "protocol/ids.hpp"
 
 #ifndef PARLEY_WEB_DIR
 #define PARLEY_WEB_DIR "web" // set by runtime/CMakeLists.txt to the source tree's web/

@@ -10,25 +10,19 @@
 
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/signal_set.hpp>
-#include <caf/actor_pool.hpp>
 #include <caf/actor_system.hpp>
 #include <caf/actor_system_config.hpp>
 #include <caf/io/middleman.hpp>
 #include <caf/openssl/manager.hpp>
 #include <caf/openssl/publish.hpp>
 
-#include "actors/channel.hpp"
-#include "actors/channel_stub.hpp"
-#include "actors/gateway.hpp"
-#include "actors/presence.hpp"
-#include "actors/register_types.hpp"
-#include "actors/group_commit.hpp"
-#include "actors/storage_worker.hpp"
-#include "protocol/jwt.hpp"
 #include "actors/cluster.hpp"
+#include "actors/log.hpp"
+#include "actors/node_actors.hpp"
+#include "actors/register_types.hpp"
+#include "protocol/jwt.hpp"
 #include "runtime/io_lanes.hpp"
 #include "runtime/listener.hpp"
-#include "actors/log.hpp"
 #include "runtime/rest_api.hpp"
 #include "runtime/tls_context.hpp"
 #include "storage/sharded_store.hpp"
@@ -101,7 +95,7 @@ struct node::impl {
   std::unique_ptr<rest_api> rest;
   std::unique_ptr<io_lanes> lanes;
   std::shared_ptr<listener> http;
-  caf::actor cluster_actor;
+  cluster_actor cluster_handle;
 
   explicit impl(node_config c)
     : cfg(checked(std::move(c))), actor_cfg(cfg), system(actor_cfg) {
@@ -142,53 +136,20 @@ struct node::impl {
     // Storage: one writer connection per shard for the group commit (one commit per shard and
     // batch), a pool of readers with a connection per shard each. Blocking I/O runs in
     // detached actors, never on scheduler threads.
-    std::shared_ptr<storage::sharded_store> writer = open_store(cfg);
-    std::vector<std::shared_ptr<storage::sharded_store>> readers;
-    for (size_t i = 0; i < cfg.storage_workers; ++i)
-      readers.push_back(open_store(cfg));
+    node_storage storage;
+    storage.writer = open_store(cfg);
+    for (size_t i = 0; i < cfg.storage_workers; ++i) {
+      std::shared_ptr<storage::sharded_store> reader = open_store(cfg);
+      storage.workers.push_back({reader, reader});
+    }
     ctx->node_name = cfg.node_name;
     set_log_node(cfg.node_name);
     if (!set_log_level(cfg.log_level))
       throw std::runtime_error("--log-level must be debug, info, warning or error, not "
                                + cfg.log_level);
     ctx->limits = cfg.limits;
-    ctx->quota = std::make_unique<workspace_quota>(cfg.limits.workspace_rate_per_s,
-                                                   cfg.limits.workspace_burst);
-    auto metrics = ctx->metrics;
-    auto max_batch = cfg.limits.commit_max_batch;
-    ctx->group_commit = system.spawn<caf::detached>(
-      [=](caf::stateful_actor<group_commit_state>* self) {
-        self->state.slot = actor_slot(metrics, actor_kind::group_commit, self->id(), "group_commit");
-        return group_commit(self, writer, max_batch);
-      });
-    size_t next = 0;
-    auto ring = cfg.limits.recent_ring;
-    ctx->store = caf::actor_pool::make(
-      system.dummy_execution_unit(), readers.size(),
-      [&] {
-        auto r = readers[next++];
-        return system.spawn<caf::detached>(
-          [=](caf::stateful_actor<storage_worker_state>* self) {
-            self->state.slot = actor_slot(metrics, actor_kind::storage_worker, self->id(),
-                                          "storage_worker");
-            return storage_worker(self, r, r, ring);
-          });
-      },
-      caf::actor_pool::round_robin());
     start_exports();
-    ctx->gateway = system.spawn(gateway, ctx);
-    ctx->presence = system.spawn(presence, ctx);
-    auto* sys = &system;
-    auto node = ctx;
-    ctx->nodes.set_self(cfg.node_name);
-    // The owner node runs the channel actor; other nodes forward to it through a stub.
-    ctx->channels.set_factory(
-      [sys, node](channel_id id, const std::string& owner) {
-        if (owner == node->nodes.self())
-          return sys->spawn(channel, node, id);
-        return sys->spawn(channel_stub, node, id, node->nodes.node_of(owner));
-      },
-      &ctx->nodes);
+    spawn_node_actors(system, ctx, std::move(storage));
     if (!cfg.members.empty())
       start_cluster();
     // HTTP/WebSocket listener on Asio threads.
@@ -257,30 +218,27 @@ struct node::impl {
     for (auto& m : cfg.members)
       if (m.name != cfg.node_name)
         peers.push_back(m);
-    cluster_actor = system.spawn(cluster, ctx, peers);
+    cluster_handle = system.spawn(cluster, ctx, peers);
+    auto published = caf::actor_cast<caf::actor>(cluster_handle);
     auto bound = system.has_openssl_manager()
-                   ? caf::openssl::publish(cluster_actor, cfg.basp_port, nullptr, true)
-                   : system.middleman().publish(cluster_actor, cfg.basp_port, nullptr, true);
+                   ? caf::openssl::publish(published, cfg.basp_port, nullptr, true)
+                   : system.middleman().publish(published, cfg.basp_port, nullptr, true);
     if (!bound)
       throw std::runtime_error("cannot listen for peers on port " + std::to_string(cfg.basp_port)
                                + ": " + system.render(bound.error()));
   }
 
   ~impl() {
-    if (cluster_actor)
-      caf::anon_send_exit(cluster_actor, caf::exit_reason::user_shutdown);
-    cluster_actor = nullptr;
+    if (cluster_handle)
+      caf::anon_send_exit(cluster_handle, caf::exit_reason::user_shutdown);
+    cluster_handle = nullptr;
     if (http)
       http->stop();
     if (lanes)
       lanes->stop();
-    // Actors may still hold sessions; the system does not wait for them (docs/architecture.md "Shutdown").
-    for (auto hdl : {ctx->gateway, ctx->presence, ctx->group_commit, ctx->store})
-      if (hdl)
-        caf::anon_send_exit(hdl, caf::exit_reason::user_shutdown);
-    // Detached actors' threads wait until their actor objects are gone: drop our handles.
-    ctx->gateway = ctx->presence = ctx->group_commit = ctx->store = caf::actor{};
-    ctx->channels.clear();
+    // Actors may still hold sessions; the system does not wait for them (docs/architecture.md
+    // "Shutdown").
+    stop_node_actors(ctx);
   }
 };
 

@@ -8,7 +8,7 @@
 
 #include "actors/atoms.hpp"
 #include "actors/errors.hpp"
-#include "actors/messages.hpp"
+#include "actors/interfaces.hpp"
 #include "protocol/client_frame.hpp"
 #include "protocol/jwt.hpp"
 #include "protocol/server_frame.hpp"
@@ -63,8 +63,8 @@ rest_reply frame_error_reply(const frame_error& e) {
 
 /// Asks an actor from an Asio thread without blocking it: a short-lived actor waits for the
 /// answer and calls back.
-template <class OnValue, class... Ts>
-void ask(server_context& ctx, caf::actor dest, rest_api::callback done,
+template <class Handle, class OnValue, class... Ts>
+void ask(server_context& ctx, Handle dest, rest_api::callback done,
          std::function<rest_reply(const caf::error&)> on_error, OnValue on_value, Ts... xs) {
   auto timeout = ctx.node->limits.request_timeout;
   ctx.system.spawn([=](caf::event_based_actor* self) {
@@ -183,7 +183,7 @@ private:
     if (auto err = std::get_if<frame_error>(&parsed))
       return done_(frame_error_reply(*err));
     auto& f = std::get<send_frame>(std::get<client_frame>(parsed));
-    send_request req{who, *ch, f.client_msg_id, f.text, caf::actor{}, 0};
+    send_request req{who, *ch, f.client_msg_id, f.text, gateway_actor{}, 0};
     auto done = done_;
     ask(ctx_, ctx_.node->channels.get(*ch), done_, user_error,
         [done](const send_reply& r) {
@@ -269,10 +269,10 @@ private:
     auto ws = who.workspace;
     auto& ctx = ctx_;
     ask(ctx_, ctx_.node->store, done_, admin_error,
-        [done, ws, a, b, &ctx](channel_id ch, bool created) {
-          if (created)
-            for (auto& gw : ctx.node->all_gateways())
-              caf::anon_send(gw, joined_atom::value, ch, ws, std::vector<user_id>{a, b}, uint64_t{0});
+        [done, a, b, &ctx](channel_id ch, bool created) {
+          if (created) // the channel tells its members' connections (channel.joined)
+            caf::anon_send(ctx.node->channels.get(ch), announce_atom::value,
+                           std::vector<user_id>{a, b});
           done(rest_reply{200, json{{"channel_id", ch.str()}}});
         },
         dm_atom::value, ws, a, b);
@@ -302,10 +302,9 @@ private:
     auto& ctx = ctx_;
     auto w = *ws;
     ask(ctx_, ctx_.node->store, done_, admin_error,
-        [done, w, members, &ctx](channel_id ch) {
-          if (!members.empty())
-            for (auto& gw : ctx.node->all_gateways())
-              caf::anon_send(gw, joined_atom::value, ch, w, members, uint64_t{0});
+        [done, members, &ctx](channel_id ch) {
+          if (!members.empty()) // the channel tells its members' connections (channel.joined)
+            caf::anon_send(ctx.node->channels.get(ch), announce_atom::value, members);
           done(rest_reply{201, json{{"channel_id", ch.str()}}});
         },
         create_atom::value, w, namev->get<std::string>(), members);

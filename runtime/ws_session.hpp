@@ -8,6 +8,7 @@
 #include <boost/beast/http.hpp>
 #include <boost/beast/websocket.hpp>
 
+#include "actors/interfaces.hpp"
 #include "actors/outbound_sink.hpp"
 #include "protocol/jwt.hpp"
 #include "protocol/outbound_queue.hpp"
@@ -59,7 +60,7 @@ private:
   server_context& ctx_;
   jwt_claims claims_;
   uint64_t id_;
-  caf::actor actor_;
+  connection_actor actor_;
   io_lane* lane_; // null: not on a lane (pushes hop one by one)
 
   // Strand-owned write state.

@@ -1,5 +1,5 @@
-// Deterministic simulation of the send path (docs/architecture.md "Send path", "Rules"): connection ->
-// channel -> group commit (real SQLite) -> ack + fan-out through the gateway.
+// Deterministic simulation of the send path (docs/architecture.md "Send path"; docs/protocol.md
+// "Rules"): connection -> channel -> group commit (real SQLite) -> ack + fan-out through the gateway.
 
 #include <catch2/catch.hpp>
 
@@ -452,6 +452,34 @@ TEST_CASE("after a fenced channel reloads, its online members still receive live
   fx.inject(b, presence_set_frame("away"));
   fx.run();
   CHECK(filter(a.sink->take_new(), "presence.update").size() == 1);
+}
+
+TEST_CASE("a connection whose cached channel actor stepped down reaches the new one without an "
+          "error", "[actors][channel][fencing]") {
+  test_db db;
+  auto ch = db.create_channel(ws, "general", {u1, u2});
+  actor_fixture fx{db};
+  auto a = fx.join(principal{ws, u1});
+  auto b = fx.join(principal{ws, u2});
+  // Both connections have sent once: each keeps the channel actor's handle.
+  fx.inject(a, send_frame(ch, "one", "f1"));
+  fx.inject(b, send_frame(ch, "two", "f2"));
+  fx.run();
+  REQUIRE(seqs_of(b.sink->of_type("message.ack")) == std::vector<uint64_t>{2});
+  db.append(foreign_rows(ch, 3, 3, u1, "foreign-"));
+  fx.inject(a, send_frame(ch, "three", "f3")); // fenced: the channel actor steps down
+  fx.run();
+  REQUIRE(a.sink->of_type("error").size() == 1);
+  REQUIRE(fx.spawned_channels().size() == 1);
+  b.sink->take_new();
+
+  // B's handle names the actor that is gone: B's send still gets its ack, from a new actor.
+  fx.inject(b, send_frame(ch, "four", "f4"));
+  fx.run();
+  auto frames = b.sink->take_new();
+  CHECK(filter(frames, "error").empty());
+  REQUIRE(seqs_of(filter(frames, "message.ack")) == std::vector<uint64_t>{4});
+  CHECK(fx.spawned_channels().size() == 2);
 }
 
 } // namespace parley::test

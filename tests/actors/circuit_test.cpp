@@ -25,7 +25,8 @@ const user_id u1{1}, u2{2}, u3{3};
 /// inspected from outside: reading the size of a blocked CAF mailbox unblocks it.)
 class stuck_actor {
 public:
-  stuck_actor(cluster_fixture& fx, const caf::actor& hdl)
+  template <class Handle>
+  stuck_actor(cluster_fixture& fx, const Handle& hdl)
     : fx_(fx), ptr_(dynamic_cast<caf::resumable*>(caf::actor_cast<caf::abstract_actor*>(hdl))) {
   }
 

@@ -71,7 +71,7 @@ TEST_CASE("group_commit commits a batch spanning shards once per shard and fails
     CHECK((*results)[id] == "stored");
   for (auto id : {"b1", "b2", "b3"})
     CHECK((*results)[id] == "error");
-  auto* st = dynamic_cast<caf::stateful_actor<group_commit_state>*>(
+  auto* st = dynamic_cast<group_commit_actor::stateful_pointer<group_commit_state>>(
     caf::actor_cast<caf::abstract_actor*>(seq));
   REQUIRE(st != nullptr);
   CHECK(st->state.batches == 2); // one commit per shard, not one per row

@@ -1,4 +1,4 @@
-// A real overload run (docs/architecture.md "Backpressure", "Hybrid fan-out"): one parleyd driven past
+// A real overload run (docs/architecture.md "Backpressure", "Fan-out tiers"): one parleyd driven past
 // what its gateway drains in time, with the overload thresholds set low by flags. Several
 // members pipeline sends into one large channel with every member online while small DMs
 // exchange a message every few ms. The large channel must switch to cursor mode (its

@@ -4,14 +4,9 @@
 #include <caf/exit_reason.hpp>
 #include <caf/send.hpp>
 
-#include "actors/atoms.hpp"
-#include "actors/channel.hpp"
 #include "actors/connection.hpp"
-#include "actors/gateway.hpp"
-#include "actors/presence.hpp"
+#include "actors/node_actors.hpp"
 #include "actors/register_types.hpp"
-#include "actors/group_commit.hpp"
-#include "actors/storage_worker.hpp"
 
 namespace parley::test {
 
@@ -226,45 +221,21 @@ actor_fixture::actor_fixture(test_db& db, node_limits limits)
   reader = db.store();
   node->node_name = "test";
   node->limits = limits;
-  node->quota = std::make_unique<workspace_quota>(limits.workspace_rate_per_s,
-                                                  limits.workspace_burst);
-  // runtime/node.cpp spawns these two detached (a pool of readers); here they run on the test
-  // scheduler so every step is deterministic.
-  node->group_commit = sys.spawn(group_commit, writer, limits.commit_max_batch);
-  node->store = sys.spawn(storage_worker, reader, reader, limits.recent_ring);
-  node->gateway = sys.spawn(gateway, node);
-  node->presence = sys.spawn(presence, node);
   // A single node: placement has no peers, so this node owns every channel.
-  node->nodes.set_self(node->node_name);
-  std::weak_ptr<node_context> weak = node;
-  node->channels.set_factory(
-    [this, weak](channel_id id, const std::string&) {
-      auto hdl = sys.spawn(channel, weak.lock(), id);
-      channels_.push_back(hdl);
-      return hdl;
-    },
-    &node->nodes);
+  spawn_node_actors(sys, node, node_storage{writer, {{reader, reader}}, false},
+                    [this](channel_id, const channel_actor& hdl, bool) {
+                      channels_.push_back(hdl);
+                    });
   run();
 }
 
 actor_fixture::~actor_fixture() {
-  auto stop = [](const caf::actor& hdl) {
-    if (hdl)
-      caf::anon_send_exit(hdl, caf::exit_reason::user_shutdown);
-  };
   for (auto& c : connections_)
-    stop(c);
+    caf::anon_send_exit(c, caf::exit_reason::user_shutdown);
   for (auto& ch : channels_)
-    stop(ch);
-  for (auto hdl : {node->gateway, node->presence, node->group_commit, node->store})
-    stop(hdl);
+    caf::anon_send_exit(ch, caf::exit_reason::user_shutdown);
+  stop_node_actors(node);
   sched.run();
-  // Break the node <-> actor reference cycles.
-  node->channels.clear();
-  node->gateway = nullptr;
-  node->presence = nullptr;
-  node->group_commit = nullptr;
-  node->store = nullptr;
   connections_.clear();
   channels_.clear();
 }

@@ -20,6 +20,7 @@
 #include <caf/scheduler/test_coordinator.hpp>
 #include <nlohmann/json.hpp>
 
+#include "actors/interfaces.hpp"
 #include "actors/node_context.hpp"
 #include "actors/outbound_sink.hpp"
 #include "protocol/ids.hpp"
@@ -109,7 +110,7 @@ node_limits test_limits();
 struct client {
   principal who;
   uint64_t conn_id = 0;
-  caf::actor conn;
+  connection_actor conn;
   std::shared_ptr<recording_sink> sink;
 };
 
@@ -135,8 +136,8 @@ struct test_db : storage::test::sqlite_fixture {
   std::vector<chat_message> messages(workspace_id workspace, channel_id channel);
 };
 
-/// One node: gateway, presence, group commit, storage reader and channel actors wired as in
-/// runtime/node.cpp, but every actor (storage ones too) runs on the test scheduler.
+/// One node wired by spawn_node_actors like parleyd's, but every actor (storage ones too)
+/// runs on the test scheduler.
 class actor_fixture {
 public:
   explicit actor_fixture(test_db& db, node_limits limits = test_limits());
@@ -170,7 +171,7 @@ public:
   void socket_closed(const client& c);
 
   /// The channel actors spawned so far (active or not).
-  const std::vector<caf::actor>& spawned_channels() const { return channels_; }
+  const std::vector<channel_actor>& spawned_channels() const { return channels_; }
 
   actor_test_config cfg;
   caf::actor_system sys;
@@ -180,8 +181,8 @@ public:
   std::shared_ptr<storage::soci_store> reader;
 
 private:
-  std::vector<caf::actor> channels_;
-  std::vector<caf::actor> connections_;
+  std::vector<channel_actor> channels_;
+  std::vector<connection_actor> connections_;
   uint64_t next_conn_ = 1;
 };
 

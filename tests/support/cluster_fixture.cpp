@@ -5,39 +5,18 @@
 #include <tuple>
 
 #include <caf/system_messages.hpp>
-#include <caf/event_based_actor.hpp>
 #include <caf/exit_reason.hpp>
 #include <caf/send.hpp>
 #include <sqlite3.h>
 
-#include "actors/atoms.hpp"
-#include "actors/channel.hpp"
-#include "actors/channel_stub.hpp"
+#include "actors/cluster.hpp"
 #include "actors/connection.hpp"
-#include "actors/errors.hpp"
-#include "actors/gateway.hpp"
-#include "actors/presence.hpp"
-#include "actors/group_commit.hpp"
-#include "actors/storage_worker.hpp"
+#include "actors/node_actors.hpp"
 #include "protocol/rendezvous.hpp"
 
 namespace parley::test {
 
 namespace {
-
-/// Stands in for runtime/cluster.cpp's cluster actor: only the owner lookup peers use.
-caf::behavior sim_cluster(caf::event_based_actor*, std::weak_ptr<node_context> weak) {
-  return {
-    [=](lookup_atom, channel_id ch) -> caf::result<caf::actor> {
-      // Same rule as runtime/cluster.cpp: answer only for channels this node owns in its
-      // own view (views may differ for a moment).
-      auto node = weak.lock();
-      if (!node || node->nodes.owner(ch) != node->nodes.self())
-        return make_error(error_code::unavailable);
-      return node->channels.get(ch);
-    },
-  };
-}
 
 } // namespace
 
@@ -64,33 +43,16 @@ cluster_fixture::cluster_fixture(test_db& db, std::vector<std::string> names, no
     n->ctx = std::make_shared<node_context>();
     n->writer = db.store();
     n->reader = db.store();
-    auto& ctx = *n->ctx;
-    ctx.node_name = name;
-    ctx.limits = limits;
-    ctx.quota = std::make_unique<workspace_quota>(limits.workspace_rate_per_s,
-                                                  limits.workspace_burst);
-    ctx.group_commit = sys.spawn(group_commit, n->writer, limits.commit_max_batch);
-    ctx.store = sys.spawn(storage_worker, n->reader, n->reader, limits.recent_ring);
-    ctx.gateway = sys.spawn(gateway, n->ctx);
-    ctx.presence = sys.spawn(presence, n->ctx);
-    ctx.nodes.set_self(name);
-    std::weak_ptr<node_context> weak = n->ctx;
-    n->cluster = sys.spawn(sim_cluster, weak);
+    n->ctx->node_name = name;
+    n->ctx->limits = limits;
     auto* raw = n.get();
-    // The factory of runtime/node.cpp: the owner runs the channel actor, others a stub.
-    ctx.channels.set_factory(
-      [this, raw, weak](channel_id id, const std::string& owner) {
-        auto node = weak.lock();
-        if (owner == node->nodes.self()) {
-          auto hdl = sys.spawn(channel, node, id);
-          raw->channel_actors.emplace_back(id, hdl);
-          return hdl;
-        }
-        auto hdl = sys.spawn(channel_stub, node, id, node->nodes.node_of(owner));
-        raw->stubs.emplace_back(id, hdl);
-        return hdl;
-      },
-      &ctx.nodes);
+    spawn_node_actors(sys, n->ctx, node_storage{n->writer, {{n->reader, n->reader}}, false},
+                      [raw](channel_id id, const channel_actor& hdl, bool owner) {
+                        (owner ? raw->channel_actors : raw->stubs).emplace_back(id, hdl);
+                      });
+    // The real cluster actor without peers to dial: BASP is replaced by handing each node
+    // the other nodes' actors directly, and it answers the owner lookups of stubs.
+    n->cluster = sys.spawn(cluster, n->ctx, std::vector<cluster_member>{});
     nodes_.push_back(std::move(n));
   }
   // Every node sees every other one from the start (the cluster has formed).
@@ -102,7 +64,7 @@ cluster_fixture::cluster_fixture(test_db& db, std::vector<std::string> names, no
 }
 
 cluster_fixture::~cluster_fixture() {
-  auto stop = [](const caf::actor& hdl) {
+  auto stop = [](const auto& hdl) {
     if (hdl)
       caf::anon_send_exit(hdl, caf::exit_reason::user_shutdown);
   };
@@ -113,19 +75,14 @@ cluster_fixture::~cluster_fixture() {
       stop(hdl);
     for (auto& [ch, hdl] : n->stubs)
       stop(hdl);
-    auto& ctx = *n->ctx;
-    for (auto hdl : {ctx.gateway, ctx.presence, ctx.group_commit, ctx.store, n->cluster})
-      stop(hdl);
+    stop(n->cluster);
+    for (auto& name : names())
+      n->ctx->nodes.remove_peer(name);
+    stop_node_actors(n->ctx); // also breaks the node <-> actor reference cycles
+    n->cluster = nullptr;
   }
   sched.run();
-  // Break the node <-> actor reference cycles.
   for (auto& n : nodes_) {
-    auto& ctx = *n->ctx;
-    ctx.channels.clear();
-    for (auto& name : names())
-      ctx.nodes.remove_peer(name);
-    ctx.gateway = ctx.presence = ctx.group_commit = ctx.store = caf::actor{};
-    n->cluster = caf::actor{};
     n->connections.clear();
     n->channel_actors.clear();
     n->stubs.clear();
@@ -208,7 +165,7 @@ void cluster_fixture::socket_closed(const sim_client& c) {
 
 void cluster_fixture::kill(const std::string& name, bool commit_last) {
   auto& n = node(name);
-  auto stop = [](const caf::actor& hdl) {
+  auto stop = [](const auto& hdl) {
     if (hdl)
       caf::anon_send_exit(hdl, caf::exit_reason::kill);
   };
@@ -219,8 +176,10 @@ void cluster_fixture::kill(const std::string& name, bool commit_last) {
   for (auto& [ch, hdl] : n.stubs)
     stop(hdl);
   auto& ctx = *n.ctx;
-  for (auto hdl : {ctx.gateway, ctx.presence, ctx.store, n.cluster})
-    stop(hdl);
+  stop(ctx.gateway);
+  stop(ctx.presence);
+  stop(ctx.store);
+  stop(n.cluster);
   if (commit_last)
     run();
   stop(ctx.group_commit);
@@ -228,13 +187,13 @@ void cluster_fixture::kill(const std::string& name, bool commit_last) {
   run();
 }
 
-bool cluster_fixture::scheduled(const caf::actor& hdl) const {
-  auto* ptr = dynamic_cast<caf::resumable*>(caf::actor_cast<caf::abstract_actor*>(hdl));
+bool cluster_fixture::scheduled(caf::abstract_actor* hdl) const {
+  auto* ptr = dynamic_cast<caf::resumable*>(hdl);
   return std::find(sched.jobs.begin(), sched.jobs.end(), ptr) != sched.jobs.end();
 }
 
 void cluster_fixture::membership_changed(sim_node& n, bool peer_added) {
-  // runtime/cluster.cpp membership_changed.
+  // actors/cluster.cpp membership_changed.
   n.ctx->channels.reassign(peer_added);
   caf::anon_send(n.ctx->presence, rehome_atom::value);
 }
@@ -281,8 +240,10 @@ void cluster_fixture::partition(const std::vector<std::vector<std::string>>& gro
       for (auto& other : nodes_) {
         if (std::find(group.begin(), group.end(), other->name) != group.end())
           continue;
+        // A down message is a system message every actor takes: sent through an untyped
+        // handle because it is not part of the channel's typed interface.
         for (auto& [ch, hdl] : n.channel_actors)
-          caf::anon_send(hdl, caf::down_msg{other->ctx->gateway.address(),
+          caf::anon_send(caf::actor_cast<caf::actor>(hdl), caf::down_msg{other->ctx->gateway.address(),
                                             caf::make_error(
                                               caf::exit_reason::remote_link_unreachable)});
       }

@@ -2,10 +2,9 @@
 
 // Deterministic multi-node simulation (STYLE.md "Tests", issue 3 "Tests"): several Parley
 // nodes inside ONE actor system on CAF's test_coordinator, sharing one SQLite file as the
-// cluster's shared storage. Each simulated node has its own node_context (gateway, presence,
-// group commit, storage reader, placement, channel directory wired as in runtime/node.cpp);
-// BASP is replaced by handing each node the other nodes' actors directly, and a tiny
-// stand-in for runtime/cluster.cpp's cluster actor answers owner lookups.
+// cluster's shared storage. Each simulated node is wired by spawn_node_actors like parleyd's
+// and runs the real cluster actor; BASP is replaced by handing each node the other nodes'
+// actors directly.
 
 #include <map>
 #include <memory>
@@ -13,7 +12,7 @@
 #include <utility>
 #include <vector>
 
-#include <caf/actor.hpp>
+#include <caf/actor_cast.hpp>
 
 #include "tests/support/actor_fixture.hpp"
 
@@ -23,12 +22,12 @@ namespace parley::test {
 struct sim_node {
   std::string name;
   node_ptr ctx;
-  caf::actor cluster; // answers (lookup_atom, channel_id) -> actor like runtime/cluster.cpp
+  cluster_actor cluster; // answers the owner lookups (locate_atom) of other nodes' stubs
   std::shared_ptr<storage::soci_store> writer;
   std::shared_ptr<storage::soci_store> reader;
-  std::vector<std::pair<channel_id, caf::actor>> channel_actors; // spawned as owner
-  std::vector<std::pair<channel_id, caf::actor>> stubs;          // spawned as non-owner
-  std::vector<caf::actor> connections;
+  std::vector<std::pair<channel_id, channel_actor>> channel_actors; // spawned as owner
+  std::vector<std::pair<channel_id, channel_actor>> stubs;        // spawned as non-owner
+  std::vector<connection_actor> connections;
   bool alive = true;
 
   /// Channel actors this node spawned for `ch` (as owner).
@@ -92,7 +91,11 @@ public:
   void kill(const std::string& name, bool commit_last = false);
 
   /// True if `hdl` has a job waiting on the test scheduler (a message in its mailbox).
-  bool scheduled(const caf::actor& hdl) const;
+  template <class Handle>
+  bool scheduled(const Handle& hdl) const {
+    return scheduled(caf::actor_cast<caf::abstract_actor*>(hdl));
+  }
+  bool scheduled(caf::abstract_actor* hdl) const;
 
   /// What runtime/cluster.cpp does when a peer's monitor fires: every live node drops
   /// `dead` from its placement, re-assigns its channels and asks its presence to re-attach.

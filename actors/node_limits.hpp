@@ -1,0 +1,41 @@
+#pragma once
+
+#include <chrono>
+#include <cstddef>
+#include <cstdint>
+
+#include <caf/timespan.hpp>
+
+namespace parley {
+
+/// Limits and thresholds of one node (docs/architecture.md "Backpressure", "Fan-out tiers").
+struct node_limits {
+  double user_rate_per_s = 1;         // per user per channel
+  double user_burst = 5;
+  double workspace_rate_per_s = 1000; // per workspace, per node
+  double workspace_burst = 1000;
+  caf::timespan hello_timeout = std::chrono::seconds(10);
+  caf::timespan idle_timeout = std::chrono::seconds(30);
+  caf::timespan request_timeout = std::chrono::seconds(5);
+  caf::timespan channel_idle = std::chrono::minutes(5); // passivate a quiet channel after this
+  size_t large_channel_members = 50000;    // above: read-time fan-out (channel.cursor)
+  size_t presence_coalesce_members = 10000; // above: presence.update at most 1/s per user
+  // Above: no presence.update push at all (members pull with presence.get). Pushing every
+  // transition to every online member costs O(N^2) frames while N members connect.
+  size_t presence_push_members = 1000;
+  size_t overload_backlog = 5000;          // messages waiting for fan-out (gateway + lanes)
+  size_t overload_cursor_members = 100;    // under overload, channels above this go to cursor mode
+  caf::timespan cursor_interval = std::chrono::milliseconds(250);
+  // Inter-node deliveries (docs/architecture.md "Backpressure", layer 3): a delivery to another node's
+  // gateway not confirmed within the deadline is a failure; `circuit_failures` consecutive
+  // failures open that peer's circuit, which lets one probe through every probe interval.
+  // A zero deadline turns confirmation and the circuit off (plain sends).
+  caf::timespan internode_deadline = std::chrono::milliseconds(50);
+  uint32_t circuit_failures = 5;
+  caf::timespan circuit_probe_interval = std::chrono::seconds(10);
+  size_t recent_ring = 512;        // messages a channel keeps for backfill without the database
+  size_t dedup_cache = 4096;       // recent acks a channel answers retries from
+  size_t commit_max_batch = 1000;
+};
+
+} // namespace parley
