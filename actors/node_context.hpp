@@ -137,8 +137,11 @@ struct node_counters {
   std::atomic<uint64_t> kafka_exported{0}; // messages acknowledged by Kafka
 };
 
-/// Everything the actors of one node share: handles of the per-node actors, limits,
-/// the channel directory. Filled once at start-up before any traffic.
+/// What the actors of one node share. The name, limits, typed handles, exports and metrics
+/// are set once by spawn_node_actors before any traffic and only read afterwards; the
+/// directory, placement, quotas and circuits are internally synchronised, and none of them is
+/// locked per message on a node's send path (a connection keeps its channel handles, a
+/// channel its workspace's lock-free quota bucket).
 struct node_context {
   std::string node_name = "local";
   node_limits limits;
