@@ -3,7 +3,7 @@
 set -euo pipefail
 packages=(
   build-essential cmake ninja-build pkg-config
-  libcaf-dev libboost-dev libboost-system-dev libssl-dev
+  libcaf-dev libboost-dev libboost-system-dev libboost-program-options-dev libssl-dev
   openssl  # scripts/dev-cert.sh and the TLS tests make throwaway certificates with it
   libsoci-dev libsqlite3-dev sqlite3
   nlohmann-json3-dev catch2 prometheus-cpp-dev

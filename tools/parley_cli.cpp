@@ -2,18 +2,19 @@
 //
 // Every failure prints one line "parley: ..." to stderr and exits non-zero (STYLE.md "Errors").
 
+#include <algorithm>
 #include <chrono>
 #include <cstdlib>
 #include <iostream>
 #include <map>
 #include <optional>
 #include <random>
-#include <set>
 #include <sstream>
 #include <stdexcept>
 #include <string>
 #include <vector>
 
+#include <boost/program_options.hpp>
 #include <nlohmann/json.hpp>
 
 #include "protocol/ids.hpp"
@@ -28,142 +29,136 @@ namespace {
 using json = nlohmann::json;
 using namespace std::chrono_literals;
 namespace pc = parley::client;
-
-constexpr const char* default_node = "http://127.0.0.1:8080";
-
-constexpr const char* usage_text = R"(usage: parley <command> [flags]
-
-commands:
-  token --user U7 --workspace W1 [--ttl 1h|30m|3600s] [--secret S]
-      Mint a user JWT (secret defaults to $PARLEY_JWT_SECRET; ttl defaults to 1h).
-  channel create [--node URL] --workspace W1 --name NAME [--members U1,U2] [--admin-token T]
-      Create a channel; prints its id (admin token defaults to $PARLEY_ADMIN_TOKEN).
-  channel add-members [--node URL] --channel C1 --users U3,U4 [--admin-token T]
-      Add members to a channel.
-  send [--node URL] --token JWT --channel C1 --text TEXT [--client-msg-id ID]
-      Send one message over REST; prints "C1 seq N ts T".
-  tail [--node URL] --token JWT --workspace W1 --channel C1 [--after-seq N] [--count N]
-      Print messages of a channel (backfill after N, then live) as "[seq] user: text".
-  inspect [--node URL ...] [--once] [--json] [--interval-ms 1000] [--admin-token T] [--cacert PATH]
-      Live top-like view of nodes, busiest channels and actors (admin token defaults to
-      $PARLEY_ADMIN_TOKEN and adds the deepest mailboxes); --once prints one snapshot.
-  help
-      Show this text.
-
---node defaults to http://127.0.0.1:8080; an https:// node's certificate is verified against
-the system CAs, or against --cacert PATH (PEM, e.g. the node's self-signed dev certificate),
-which every command taking --node accepts. Flags take "--flag value" or "--flag=value".
-)";
+namespace po = boost::program_options;
 
 /// A user-facing failure: printed as one line, exit status 1.
 struct cli_error : std::runtime_error {
   using std::runtime_error::runtime_error;
 };
 
-/// Parsed "--flag value" pairs of one subcommand, checked against the flags it accepts.
-class flags {
-public:
-  flags(const std::vector<std::string>& args, const std::string& command,
-        const std::set<std::string>& allowed)
-      : command_(command) {
-    for (size_t i = 0; i < args.size(); ++i) {
-      const auto& arg = args[i];
-      if (arg.size() < 3 || arg.compare(0, 2, "--") != 0)
-        throw cli_error("unexpected argument '" + arg + "' for '" + command + "' (see parley help)");
-      std::string name = arg.substr(2);
-      std::string value;
-      auto eq = name.find('=');
-      if (eq != std::string::npos) {
-        value = name.substr(eq + 1);
-        name = name.substr(0, eq);
-      } else {
-        if (i + 1 >= args.size())
-          throw cli_error("flag --" + name + " needs a value");
-        value = args[++i];
-      }
-      if (!allowed.count(name))
-        throw cli_error("unknown flag --" + name + " for '" + command + "' (see parley help)");
-      if (values_.count(name))
-        throw cli_error("flag --" + name + " given twice");
-      values_[name] = value;
-    }
-  }
+// Flag values with a checked form. po reads each through its validate() overload below (found
+// by argument-dependent lookup), so a bad value is refused where its flag is declared.
 
-  std::optional<std::string> get(const std::string& name) const {
-    auto it = values_.find(name);
-    if (it == values_.end())
-      return std::nullopt;
-    return it->second;
-  }
-
-  std::string require(const std::string& name) const {
-    auto v = get(name);
-    if (!v || v->empty())
-      throw cli_error("'" + command_ + "' needs --" + name);
-    return *v;
-  }
-
-  std::string get_or(const std::string& name, const std::string& fallback) const {
-    return get(name).value_or(fallback);
-  }
-
-private:
-  std::string command_;
-  std::map<std::string, std::string> values_;
+/// An id flag: --user U7, --workspace W1, --channel C1.
+template <class Id>
+struct id_flag {
+  Id id;
 };
+using user_flag = id_flag<parley::user_id>;
+using workspace_flag = id_flag<parley::workspace_id>;
+using channel_flag = id_flag<parley::channel_id>;
+/// A comma-separated list of user ids: --members U1,U2.
+struct user_list {
+  std::vector<std::string> ids;
+};
+/// A non-negative integer: --after-seq, --count.
+struct count_flag {
+  uint64_t n = 0;
+};
+/// A lifetime given as 1h, 30m, 3600s, 2d or 3600 (seconds).
+struct ttl_flag {
+  int64_t seconds = 0;
+};
+/// Text that must not be empty: --token, --name.
+struct nonempty {
+  std::string text;
+};
+
+/// A bad flag value; po puts in the flag's name as the error passes through po::store.
+po::error_with_option_name bad_value(const std::string& value, const std::string& expected) {
+  po::error_with_option_name e("bad %canonical_option% '%value%' (" + expected + ")");
+  e.set_substitute("value", value);
+  return e;
+}
+
+const std::string& single_value(const boost::any& out, const std::vector<std::string>& in) {
+  po::validators::check_first_occurrence(out); // a flag given twice is refused
+  return po::validators::get_single_string(in);
+}
+
+template <class Id>
+void validate(boost::any& out, const std::vector<std::string>& in, id_flag<Id>*, int) {
+  auto& text = single_value(out, in);
+  auto id = Id::parse(text);
+  if (!id)
+    throw bad_value(text, std::string("expected ") + Id::prefix + "<number>, e.g. " + Id::prefix
+                            + "1");
+  out = id_flag<Id>{*id};
+}
+
+void validate(boost::any& out, const std::vector<std::string>& in, user_list*, int) {
+  auto& text = single_value(out, in);
+  user_list list;
+  std::stringstream items(text);
+  std::string item;
+  while (std::getline(items, item, ',')) {
+    if (item.empty())
+      continue;
+    if (!parley::user_id::parse(item))
+      throw bad_value(text, "expected user ids like U1,U2");
+    list.ids.push_back(item);
+  }
+  out = list;
+}
+
+void validate(boost::any& out, const std::vector<std::string>& in, count_flag*, int) {
+  auto& text = single_value(out, in);
+  if (text.empty() || text.size() > 18 || text.find_first_not_of("0123456789") != std::string::npos)
+    throw bad_value(text, "expected a non-negative integer");
+  out = count_flag{std::stoull(text)};
+}
+
+void validate(boost::any& out, const std::vector<std::string>& in, ttl_flag*, int) {
+  auto& text = single_value(out, in);
+  const std::map<char, int64_t> units = {{'s', 1}, {'m', 60}, {'h', 3600}, {'d', 86400}};
+  auto digits = text;
+  int64_t unit = 1;
+  if (!text.empty() && units.count(text.back())) {
+    unit = units.at(text.back());
+    digits.pop_back();
+  }
+  if (digits.empty() || digits.size() > 9
+      || digits.find_first_not_of("0123456789") != std::string::npos)
+    throw bad_value(text, "expected e.g. 1h, 30m, 3600s");
+  if (std::stoll(digits) == 0)
+    throw bad_value(text, "must be positive");
+  out = ttl_flag{std::stoll(digits) * unit};
+}
+
+void validate(boost::any& out, const std::vector<std::string>& in, nonempty*, int) {
+  auto& text = single_value(out, in);
+  if (text.empty())
+    throw bad_value(text, "must not be empty");
+  out = nonempty{text};
+}
+
+template <class T>
+po::typed_value<T>* arg(const char* name) {
+  return po::value<T>()->value_name(name);
+}
+
+/// One subcommand: its words, a one-line summary and its flags (parsing and `parley help` both
+/// read them). Every command but token also takes the node flags.
+struct command {
+  std::string name;
+  std::string summary;
+  po::options_description flags{100};
+  int (*run)(const po::variables_map&) = nullptr; // null: inspect parses its own flags
+};
+
+po::options_description node_flags() {
+  po::options_description flags(100);
+  flags.add_options()
+    ("node", arg<std::string>("URL")->default_value("http://127.0.0.1:8080"),
+     "the node's base URL, http:// or https://")
+    ("cacert", arg<std::string>("PATH"), "PEM certificate or CA to trust for an https:// node "
+     "(e.g. its self-signed dev certificate), instead of the system CAs");
+  return flags;
+}
 
 std::string env_or_empty(const char* name) {
   const char* v = std::getenv(name);
   return v ? v : "";
-}
-
-template <class Id>
-std::string require_id(const std::string& text, const char* what) {
-  if (!Id::parse(text))
-    throw cli_error("bad " + std::string(what) + " id '" + text + "' (expected " +
-                    std::string(1, Id::prefix) + "<number>, e.g. " +
-                    std::string(1, Id::prefix) + "1)");
-  return text;
-}
-
-std::vector<std::string> split_users(const std::string& list) {
-  std::vector<std::string> out;
-  std::stringstream in(list);
-  std::string item;
-  while (std::getline(in, item, ',')) {
-    if (item.empty())
-      continue;
-    out.push_back(require_id<parley::user_id>(item, "user"));
-  }
-  return out;
-}
-
-uint64_t parse_count(const std::string& text, const char* flag) {
-  if (text.empty() || text.size() > 18 || text.find_first_not_of("0123456789") != std::string::npos)
-    throw cli_error("bad --" + std::string(flag) + " '" + text + "' (expected a non-negative integer)");
-  return std::stoull(text);
-}
-
-/// Parses a ttl such as "1h", "30m", "3600s" or "3600" into seconds.
-int64_t parse_ttl(const std::string& text) {
-  if (text.empty())
-    throw cli_error("bad --ttl ''");
-  int64_t unit = 1;
-  std::string digits = text;
-  switch (text.back()) {
-    case 's': unit = 1; digits.pop_back(); break;
-    case 'm': unit = 60; digits.pop_back(); break;
-    case 'h': unit = 3600; digits.pop_back(); break;
-    case 'd': unit = 86400; digits.pop_back(); break;
-    default: break;
-  }
-  if (digits.empty() || digits.size() > 9 ||
-      digits.find_first_not_of("0123456789") != std::string::npos)
-    throw cli_error("bad --ttl '" + text + "' (expected e.g. 1h, 30m, 3600s)");
-  int64_t n = std::stoll(digits) * unit;
-  if (n <= 0)
-    throw cli_error("bad --ttl '" + text + "' (must be positive)");
-  return n;
 }
 
 /// The node a command talks to: its URL and, for https://, whom to trust.
@@ -172,8 +167,9 @@ struct node_target {
   pc::tls_options tls;
 };
 
-node_target node_url(const flags& f) {
-  node_target node{f.get_or("node", default_node), {f.get_or("cacert", "")}};
+node_target node_url(const po::variables_map& vm) {
+  node_target node{vm["node"].as<std::string>(),
+                   {vm.count("cacert") ? vm["cacert"].as<std::string>() : ""}};
   try {
     parley::client::parse_base_url(node.url);
   } catch (const std::invalid_argument& e) {
@@ -235,8 +231,9 @@ json call(const node_target& node, const std::string& method, const std::string&
   }
 }
 
-std::string admin_token(const flags& f) {
-  auto token = f.get_or("admin-token", env_or_empty("PARLEY_ADMIN_TOKEN"));
+std::string admin_token(const po::variables_map& vm) {
+  auto token = vm.count("admin-token") ? vm["admin-token"].as<std::string>()
+                                       : env_or_empty("PARLEY_ADMIN_TOKEN");
   if (token.empty())
     throw cli_error("no admin token: pass --admin-token or set PARLEY_ADMIN_TOKEN");
   return token;
@@ -250,14 +247,13 @@ std::string random_client_msg_id() {
   return out.str();
 }
 
-int cmd_token(const std::vector<std::string>& args) {
-  flags f(args, "token", {"user", "workspace", "ttl", "secret"});
+int cmd_token(const po::variables_map& vm) {
   parley::jwt_claims claims;
-  claims.user = *parley::user_id::parse(require_id<parley::user_id>(f.require("user"), "user"));
-  claims.workspace = *parley::workspace_id::parse(
-      require_id<parley::workspace_id>(f.require("workspace"), "workspace"));
-  auto ttl = parse_ttl(f.get_or("ttl", "1h"));
-  auto secret = f.get_or("secret", env_or_empty("PARLEY_JWT_SECRET"));
+  claims.user = vm["user"].as<user_flag>().id;
+  claims.workspace = vm["workspace"].as<workspace_flag>().id;
+  auto ttl = vm["ttl"].as<ttl_flag>().seconds;
+  auto secret = vm.count("secret") ? vm["secret"].as<std::string>()
+                                   : env_or_empty("PARLEY_JWT_SECRET");
   if (secret.empty())
     throw cli_error("no secret: pass --secret or set PARLEY_JWT_SECRET");
   auto now = std::chrono::duration_cast<std::chrono::seconds>(
@@ -268,13 +264,14 @@ int cmd_token(const std::vector<std::string>& args) {
   return 0;
 }
 
-int cmd_channel_create(const std::vector<std::string>& args) {
-  flags f(args, "channel create", {"node", "cacert", "workspace", "name", "members", "admin-token"});
-  auto node = node_url(f);
-  auto workspace = require_id<parley::workspace_id>(f.require("workspace"), "workspace");
-  auto name = f.require("name");
-  auto members = split_users(f.get_or("members", ""));
-  auto token = admin_token(f);
+int cmd_channel_create(const po::variables_map& vm) {
+  auto node = node_url(vm);
+  auto workspace = vm["workspace"].as<workspace_flag>().id.str();
+  auto name = vm["name"].as<nonempty>().text;
+  std::vector<std::string> members;
+  if (vm.count("members"))
+    members = vm["members"].as<user_list>().ids;
+  auto token = admin_token(vm);
   json body = {{"workspace_id", workspace}, {"name", name}, {"members", members}};
   auto reply = call(node, "POST", "/v1/channels", body, token);
   if (!reply.contains("channel_id") || !reply["channel_id"].is_string())
@@ -283,29 +280,26 @@ int cmd_channel_create(const std::vector<std::string>& args) {
   return 0;
 }
 
-int cmd_channel_add_members(const std::vector<std::string>& args) {
-  flags f(args, "channel add-members", {"node", "cacert", "channel", "users", "admin-token"});
-  auto node = node_url(f);
-  auto channel = require_id<parley::channel_id>(f.require("channel"), "channel");
-  auto users = split_users(f.require("users"));
+int cmd_channel_add_members(const po::variables_map& vm) {
+  auto node = node_url(vm);
+  auto channel = vm["channel"].as<channel_flag>().id.str();
+  auto users = vm["users"].as<user_list>().ids;
   if (users.empty())
     throw cli_error("'channel add-members' needs at least one user in --users");
-  auto token = admin_token(f);
+  auto token = admin_token(vm);
   call(node, "POST", "/v1/channels/" + channel + "/members", json{{"user_ids", users}}, token);
   return 0;
 }
 
-int cmd_send(const std::vector<std::string>& args) {
-  flags f(args, "send", {"node", "cacert", "token", "channel", "text", "client-msg-id"});
-  auto node = node_url(f);
-  auto token = f.require("token");
-  auto channel = require_id<parley::channel_id>(f.require("channel"), "channel");
-  auto text = f.get("text");
-  if (!text)
-    throw cli_error("'send' needs --text");
-  auto id = f.get_or("client-msg-id", random_client_msg_id());
+int cmd_send(const po::variables_map& vm) {
+  auto node = node_url(vm);
+  auto token = vm["token"].as<nonempty>().text;
+  auto channel = vm["channel"].as<channel_flag>().id.str();
+  auto text = vm["text"].as<std::string>();
+  auto id = vm.count("client-msg-id") ? vm["client-msg-id"].as<std::string>()
+                                      : random_client_msg_id();
   auto reply = call(node, "POST", "/v1/channels/" + channel + "/messages",
-                    json{{"text", *text}, {"client_msg_id", id}}, token);
+                    json{{"text", text}, {"client_msg_id", id}}, token);
   try {
     std::cout << reply.at("channel_id").get<std::string>() << " seq "
               << reply.at("channel_seq").get<uint64_t>() << " ts "
@@ -321,16 +315,15 @@ void print_message(const json& m) {
             << ": " << m.value("text", "") << std::endl;
 }
 
-int cmd_tail(const std::vector<std::string>& args) {
-  flags f(args, "tail", {"node", "cacert", "token", "workspace", "channel", "after-seq", "count"});
-  auto node = node_url(f);
-  auto token = f.require("token");
-  auto workspace = require_id<parley::workspace_id>(f.require("workspace"), "workspace");
-  auto channel = require_id<parley::channel_id>(f.require("channel"), "channel");
-  uint64_t after = parse_count(f.get_or("after-seq", "0"), "after-seq");
+int cmd_tail(const po::variables_map& vm) {
+  auto node = node_url(vm);
+  auto token = vm["token"].as<nonempty>().text;
+  auto workspace = vm["workspace"].as<workspace_flag>().id.str();
+  auto channel = vm["channel"].as<channel_flag>().id.str();
+  uint64_t after = vm["after-seq"].as<count_flag>().n;
   std::optional<uint64_t> count;
-  if (auto c = f.get("count"))
-    count = parse_count(*c, "count");
+  if (vm.count("count"))
+    count = vm["count"].as<count_flag>().n;
   if (count && *count == 0)
     return 0;
 
@@ -439,39 +432,136 @@ int cmd_tail(const std::vector<std::string>& args) {
   }
 }
 
+/// Every command and its flags, in the order `parley help` lists them.
+std::vector<command> commands() {
+  std::vector<command> all;
+  all.reserve(7);
+  auto add = [&](std::string name, std::string summary, int (*run)(const po::variables_map&)) {
+    all.push_back({std::move(name), std::move(summary), po::options_description(100), run});
+    return all.back().flags.add_options();
+  };
+  add("token", "Mint a user JWT and print it.", cmd_token)
+    ("user", arg<user_flag>("U7")->required(), "the user")
+    ("workspace", arg<workspace_flag>("W1")->required(), "the workspace")
+    ("ttl", arg<ttl_flag>("TTL")->default_value(ttl_flag{3600}, "1h"),
+     "lifetime: 1h, 30m, 3600s, 2d or seconds")
+    ("secret", arg<std::string>("S"), "the signing secret (default $PARLEY_JWT_SECRET)");
+  add("channel create", "Create a channel and print its id.", cmd_channel_create)
+    ("workspace", arg<workspace_flag>("W1")->required(), "the workspace")
+    ("name", arg<nonempty>("NAME")->required(), "the channel's name")
+    ("members", arg<user_list>("U1,U2"), "its first members")
+    ("admin-token", arg<std::string>("T"), "default $PARLEY_ADMIN_TOKEN");
+  add("channel add-members", "Add members to a channel.", cmd_channel_add_members)
+    ("channel", arg<channel_flag>("C1")->required(), "the channel")
+    ("users", arg<user_list>("U3,U4")->required(), "the users to add")
+    ("admin-token", arg<std::string>("T"), "default $PARLEY_ADMIN_TOKEN");
+  add("send", "Send one message over REST; print \"C1 seq N ts T\".", cmd_send)
+    ("token", arg<nonempty>("JWT")->required(), "the sender's JWT (from parley token)")
+    ("channel", arg<channel_flag>("C1")->required(), "the channel")
+    ("text", arg<std::string>("TEXT")->required(), "the message")
+    ("client-msg-id", arg<std::string>("ID"), "idempotency key (default: a random one)");
+  add("tail", "Print a channel's messages as \"[seq] user: text\": backfill, then live.", cmd_tail)
+    ("token", arg<nonempty>("JWT")->required(), "a member's token")
+    ("workspace", arg<workspace_flag>("W1")->required(), "the channel's workspace")
+    ("channel", arg<channel_flag>("C1")->required(), "the channel")
+    ("after-seq", arg<count_flag>("N")->default_value(count_flag{0}, "0"),
+     "start after this seq")
+    ("count", arg<count_flag>("N"), "exit after printing N messages");
+  // tools/inspect.cpp parses these flags itself; they are declared here for `parley help`.
+  add("inspect", "A live top-like view of nodes, busiest channels and actors.", nullptr)
+    ("node", arg<std::string>("URL"), "a node to scrape; repeatable (default "
+     "http://127.0.0.1:8080)")
+    ("once", "print one snapshot and exit (non-zero if a node is down)")
+    ("json", "print JSON instead of the table")
+    ("interval-ms", arg<int>("MS"), "refresh interval, at least 100 (1000)")
+    ("admin-token", arg<std::string>("T"), "adds the deepest mailboxes (default "
+     "$PARLEY_ADMIN_TOKEN)")
+    ("cacert", arg<std::string>("PATH"), "PEM certificate or CA to trust for https:// nodes");
+  return all;
+}
+
+std::string usage_text() {
+  auto all = commands();
+  auto node = node_flags();
+  unsigned width = node.get_option_column_width();
+  for (auto& c : all)
+    width = std::max(width, c.flags.get_option_column_width());
+  std::ostringstream out;
+  out << "usage: parley <command> [flags]   (flags take \"--flag value\" or \"--flag=value\")\n";
+  for (auto& c : all) {
+    // The synopsis: required flags bare, the others in brackets.
+    out << "\nparley " << c.name;
+    for (auto& d : c.flags.options()) {
+      auto flag = d->format_name();
+      if (d->semantic()->max_tokens() > 0) {
+        auto value = d->format_parameter();
+        flag += " " + value.substr(0, value.find(" (=")); // without po's "(=default)"
+      }
+      out << (d->semantic()->is_required() ? " " + flag : " [" + flag + "]");
+    }
+    out << "\n  " << c.summary << "\n";
+    c.flags.print(out, width + 1);
+  }
+  out << "\nparley help\n  Show this text.\n\nEvery command but token and inspect also takes:\n";
+  node.print(out, width + 1);
+  return out.str();
+}
+
+/// The flags of `cmd` from `args`; a mistake is one line naming the flag.
+po::variables_map parse_flags(const command& cmd, const std::vector<std::string>& args) {
+  po::options_description flags(100);
+  flags.add(cmd.flags);
+  if (cmd.name != "token")
+    flags.add(node_flags());
+  po::variables_map vm;
+  try {
+    // No abbreviations: --chan must not quietly mean --channel.
+    auto parsed = po::command_line_parser(args)
+                    .options(flags)
+                    .style(po::command_line_style::unix_style
+                           & ~po::command_line_style::allow_guessing)
+                    .run();
+    for (auto& o : parsed.options)
+      if (o.string_key.empty())
+        throw cli_error("unexpected argument '" + o.value.at(0) + "' for '" + cmd.name
+                        + "' (see parley help)");
+    po::store(parsed, vm);
+    po::notify(vm);
+  } catch (const po::unknown_option& e) {
+    auto flag = e.get_option_name();
+    throw cli_error("unknown flag " + flag.substr(0, flag.find('=')) + " for '" + cmd.name
+                    + "' (see parley help)");
+  } catch (const po::required_option& e) {
+    throw cli_error("'" + cmd.name + "' needs " + e.get_option_name());
+  } catch (const po::error& e) {
+    throw cli_error(e.what());
+  }
+  return vm;
+}
+
 int run(const std::vector<std::string>& args) {
   if (args.empty())
     throw cli_error("missing command (see parley help)");
-  const auto& cmd = args[0];
-  std::vector<std::string> rest(args.begin() + 1, args.end());
-  if (cmd == "help" || cmd == "--help" || cmd == "-h") {
-    std::cout << usage_text;
+  bool help = args[0] == "help";
+  for (const auto& a : args)
+    help = help || a == "--help" || a == "-h";
+  if (help) {
+    std::cout << usage_text();
     return 0;
   }
-  for (const auto& a : rest)
-    if (a == "--help" || a == "-h") {
-      std::cout << usage_text;
-      return 0;
-    }
-  if (cmd == "token")
-    return cmd_token(rest);
-  if (cmd == "send")
-    return cmd_send(rest);
-  if (cmd == "tail")
-    return cmd_tail(rest);
-  if (cmd == "inspect")
-    return parley::tools::run_inspect(rest);
-  if (cmd == "channel") {
-    if (rest.empty())
-      throw cli_error("'channel' needs a subcommand: create or add-members");
-    std::vector<std::string> sub(rest.begin() + 1, rest.end());
-    if (rest[0] == "create")
-      return cmd_channel_create(sub);
-    if (rest[0] == "add-members")
-      return cmd_channel_add_members(sub);
-    throw cli_error("unknown channel subcommand '" + rest[0] + "' (expected create or add-members)");
-  }
-  throw cli_error("unknown command '" + cmd + "' (see parley help)");
+  // "channel create" and "channel add-members" are two words.
+  size_t words = args[0] == "channel" ? 2 : 1;
+  if (args.size() < words)
+    throw cli_error("'channel' needs a subcommand: create or add-members");
+  std::string name = words == 2 ? "channel " + args[1] : args[0];
+  std::vector<std::string> rest(args.begin() + words, args.end());
+  for (auto& c : commands())
+    if (c.name == name)
+      return c.run ? c.run(parse_flags(c, rest)) : parley::tools::run_inspect(rest);
+  if (words == 2)
+    throw cli_error("unknown channel subcommand '" + args[1]
+                    + "' (expected create or add-members)");
+  throw cli_error("unknown command '" + name + "' (see parley help)");
 }
 
 } // namespace

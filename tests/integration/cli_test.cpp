@@ -3,6 +3,10 @@
 #include <array>
 #include <chrono>
 #include <cstdio>
+#include <sstream>
+#include <string>
+#include <utility>
+#include <vector>
 #include <sys/wait.h>
 
 #include <catch2/catch.hpp>
@@ -80,4 +84,52 @@ TEST_CASE("the parley CLI mints tokens, creates channels, sends and tails",
   auto help = run_cli("", "--help");
   CHECK(help.status == 0);
   CHECK(help.out.find("usage: parley") != std::string::npos);
+}
+
+TEST_CASE("parley --help describes every flag; a bad flag is one line naming it",
+          "[integration][cli]") {
+  auto help = run_cli("", "help");
+  REQUIRE(help.status == 0);
+  for (auto synopsis : {"parley token --user U7 --workspace W1 [--ttl TTL] [--secret S]",
+                        "parley send --token JWT --channel C1 --text TEXT [--client-msg-id ID]",
+                        "parley channel create", "parley channel add-members", "parley tail",
+                        "parley inspect"})
+    CHECK(help.out.find(synopsis) != std::string::npos);
+  // Every flag line has a description beside it.
+  std::istringstream lines(help.out);
+  std::string line;
+  size_t flags = 0;
+  while (std::getline(lines, line)) {
+    if (line.rfind("  --", 0) != 0)
+      continue;
+    ++flags;
+    INFO(line);
+    auto gap = line.find("  ", 4);
+    REQUIRE(gap != std::string::npos);
+    CHECK(line.find_first_not_of(' ', gap) != std::string::npos);
+  }
+  CHECK(flags >= 20); // 28 today: the lines above were found
+
+  const std::vector<std::pair<std::string, std::string>> bad = {
+    {"token --user U7", "parley: 'token' needs --workspace"},
+    {"token --user X7 --workspace W1", "parley: bad --user 'X7' (expected U<number>, e.g. U1)"},
+    {"token --user U7 --workspace W1 --ttl 5x",
+     "parley: bad --ttl '5x' (expected e.g. 1h, 30m, 3600s)"},
+    {"token --user U7 --workspace W1 --node http://127.0.0.1:1",
+     "parley: unknown flag --node for 'token' (see parley help)"},
+    {"tail --token T --workspace W1 --channel C1 --count=-1",
+     "parley: bad --count '-1' (expected a non-negative integer)"},
+    {"channel create --workspace W1 --name g --members U1,x",
+     "parley: bad --members 'U1,x' (expected user ids like U1,U2)"},
+    {"send --token T --chan C1 --text hi",
+     "parley: unknown flag --chan for 'send' (see parley help)"},
+    {"send --token T --channel C1 --text hi stray",
+     "parley: unexpected argument 'stray' for 'send' (see parley help)"},
+  };
+  for (auto& [args, message] : bad) {
+    auto r = run_cli("PARLEY_JWT_SECRET=s", args);
+    INFO(args);
+    CHECK(r.status == 1);
+    CHECK(r.out == message);
+  }
 }

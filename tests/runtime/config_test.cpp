@@ -2,11 +2,15 @@
 
 #include <cstdio>
 #include <fstream>
+#include <sstream>
 #include <stdexcept>
+#include <string>
+#include <vector>
 
 #include <unistd.h>
 
 #include "runtime/config.hpp"
+#include "actors/log.hpp"
 
 using parley::parse_config;
 
@@ -58,4 +62,133 @@ TEST_CASE("a config file sets keys and the command line overrides it", "[runtime
   }
   CHECK_THROWS_WITH(parse_config({std::string("--config=") + path}), Catch::Contains(":1: expected key = value"));
   std::remove(path);
+}
+
+/// Every key parse_config takes; a key missing from --help, or one --help shows that is missing
+/// here, fails the test below.
+const std::vector<std::string> all_keys = {
+  "config", "node", "scheduler.threads", "scheduler.policy", "io-threads", "jwt-secret-file",
+  "admin-token-file", "dev-login", "http-host", "http-port", "web-dir", "max-connections",
+  "outbound-queue", "http.header-timeout-ms", "hello-timeout-ms", "idle-timeout-ms", "data-dir",
+  "storage", "storage.sync", "storage.readers", "storage.shard.*", "storage.shard-override.*",
+  "node.*", "channel-idle-ms", "rate.user-per-s", "rate.user-burst", "rate.workspace-per-s",
+  "rate.workspace-burst", "fanout.large-channel", "fanout.overload-backlog",
+  "fanout.overload-cursor-members", "fanout.internode-deadline-ms", "fanout.circuit-failures",
+  "fanout.circuit-probe-ms", "presence.coalesce-members", "presence.push-max-members", "redis",
+  "redis.flush-ms", "redis.ttl-s", "redis.timeout-ms", "kafka.brokers", "kafka.topic",
+  "kafka.presence-topic", "kafka.property", "tls.cert", "tls.key", "cluster.tls-cert",
+  "cluster.tls-key", "cluster.tls-cafile", "log-level"};
+
+TEST_CASE("parleyd --help lists every key with a one-line description", "[runtime][config]") {
+  auto text = parley::usage();
+  for (auto& key : all_keys) {
+    INFO(key);
+    CHECK(text.find("\n  --" + key + " ") != std::string::npos);
+  }
+  // Each key's line holds its value name and, after a gap, its description.
+  std::istringstream lines(text);
+  std::string line;
+  size_t listed = 0;
+  while (std::getline(lines, line)) {
+    if (line.rfind("  --", 0) != 0)
+      continue;
+    ++listed;
+    INFO(line);
+    auto gap = line.find("  ", 4);
+    REQUIRE(gap != std::string::npos);
+    CHECK(line.find_first_not_of(' ', gap) != std::string::npos);
+  }
+  CHECK(listed == all_keys.size());
+  for (auto group : {"Listener:", "Storage:", "Cluster:", "Limits:", "Fan-out:", "Presence:",
+                     "Redis presence mirror:", "Kafka export:", "TLS (PEM files):", "Logging:"})
+    CHECK(text.find(group) != std::string::npos);
+  CHECK(text.find("--log-level LEVEL") != std::string::npos);
+  CHECK(text.find("normal: acks survive kill -9") != std::string::npos);
+}
+
+TEST_CASE("--log-level takes the levels of actors/log.hpp and nothing else",
+          "[runtime][config]") {
+  for (std::string level : {"error", "warn", "warning", "info", "debug"}) {
+    INFO(level);
+    CHECK(parse_config({"--log-level=" + level}).log_level == level);
+    CHECK(parley::set_log_level(level)); // the node applies it at start
+  }
+  parley::set_log_level("info");
+  CHECK(parse_config({}).log_level == "info");
+  CHECK_THROWS_WITH(parse_config({"--log-level=verbose"}),
+                    "--log-level must be one of error, warn, info, debug, got 'verbose'");
+  CHECK_THROWS_WITH(parse_config({"--log-level", "INFO"}),
+                    Catch::StartsWith("--log-level must be one of error, warn, info, debug"));
+}
+
+/// A config file holding `text`, removed when the test ends.
+struct temp_config {
+  std::string path;
+  explicit temp_config(const std::string& text) {
+    char templ[] = "/tmp/parley-config-XXXXXX";
+    int fd = mkstemp(templ);
+    REQUIRE(fd >= 0);
+    close(fd);
+    path = templ;
+    std::ofstream{path} << text;
+  }
+  ~temp_config() { std::remove(path.c_str()); }
+};
+
+TEST_CASE("an unknown key is refused on the command line and in a file", "[runtime][config]") {
+  CHECK_THROWS_WITH(parse_config({"--no-such-key", "1"}),
+                    "unknown option --no-such-key (see --help)");
+  // No abbreviations: --data is not --data-dir.
+  CHECK_THROWS_WITH(parse_config({"--data=/tmp/x"}), "unknown option --data (see --help)");
+  CHECK_THROWS_WITH(parse_config({"--storage.shards.0=sqlite3://db=a"}),
+                    Catch::StartsWith("unknown option --storage.shards.0"));
+  CHECK_THROWS_WITH(parse_config({"-v"}), Catch::StartsWith("unknown option -v"));
+  temp_config file{"http-port = 1\nhttp-prot = 2\n"};
+  CHECK_THROWS_WITH(parse_config({"--config", file.path}),
+                    "unknown option --http-prot (see --help)");
+  temp_config nested{"config = /etc/parley.conf\n"};
+  CHECK_THROWS_WITH(parse_config({"--config", nested.path}), Catch::Contains("--config"));
+}
+
+TEST_CASE("a bad value is refused with one line naming its key", "[runtime][config]") {
+  const std::vector<std::pair<std::string, std::string>> bad = {
+    {"--storage.readers=many", "--storage.readers needs a non-negative integer, got 'many'"},
+    {"--hello-timeout-ms=-5", "--hello-timeout-ms needs a non-negative integer, got '-5'"},
+    {"--rate.workspace-burst=0", "--rate.workspace-burst needs a positive number, got '0'"},
+    {"--dev-login=yes", "--dev-login must be true or false"},
+    {"--storage.sync=sometimes", "--storage.sync must be normal or full"},
+    {"--redis=localhost", "--redis must be host:port, got 'localhost'"},
+    {"--redis=localhost:0", "--redis port must be 1 ... 65535"},
+    {"--kafka.topic=", "--kafka.topic must not be empty"},
+    {"--kafka.property=acks", "--kafka.property must be key=value, got 'acks'"},
+    {"--node.n1=127.0.0.1:0:80", "node.n1 must be host:basp_port:http_port, got '127.0.0.1:0:80'"},
+    {"--fanout.circuit-failures=2000000", "--fanout.circuit-failures must be 1 ... 1000000"},
+    {"--jwt-secret-file=/nonexistent", "cannot read a secret from --jwt-secret-file /nonexistent"},
+    {"--http-port", "option --http-port needs a value"},
+  };
+  for (auto& [arg, message] : bad) {
+    INFO(arg);
+    CHECK_THROWS_AS(parse_config({arg}), std::invalid_argument);
+    CHECK_THROWS_WITH(parse_config({arg}), message);
+  }
+  temp_config file{"fanout.large-channel = lots\n"};
+  CHECK_THROWS_WITH(parse_config({"--config=" + file.path}),
+                    Catch::StartsWith("--fanout.large-channel needs a non-negative integer"));
+}
+
+TEST_CASE("keys keep their syntax: empty values, last one wins, '#' inside a value",
+          "[runtime][config]") {
+  CHECK(parse_config({"--storage=", "--data-dir=/tmp/d"}).storage
+        == "sqlite3://db=/tmp/d/parley.db");
+  CHECK(parse_config({"--http-port=1", "--http-port", "2"}).http_port == 2);
+  CHECK(parse_config({"--storage.shard.0", "sqlite3://db=a"}).storage_shards
+        == std::vector<std::string>{"sqlite3://db=a"});
+  temp_config file{"# comment\n  storage = mysql://db=p password=a#b  \n"
+                   "kafka.property = acks=all\nlog-level = debug\nlog-level = error\n"};
+  auto cfg = parse_config({"--kafka.property=linger.ms=5", "--config", file.path});
+  CHECK(cfg.storage == "mysql://db=p password=a#b");
+  CHECK(cfg.log_level == "error");
+  // The file's keys come first, then the command line's.
+  using kv = std::pair<std::string, std::string>;
+  CHECK(cfg.kafka_properties == std::vector<kv>{{"acks", "all"}, {"linger.ms", "5"}});
 }

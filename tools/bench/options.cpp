@@ -1,13 +1,18 @@
 #include "tools/bench/options.hpp"
 
+#include <cstdio>
 #include <cstdlib>
 #include <functional>
-#include <map>
 #include <sstream>
+#include <type_traits>
+
+#include <boost/program_options.hpp>
 
 namespace parley::bench {
 
 namespace {
+
+namespace po = boost::program_options;
 
 double to_number(const std::string& flag, const std::string& v, double min) {
   try {
@@ -17,7 +22,9 @@ double to_number(const std::string& flag, const std::string& v, double min) {
       return d;
   } catch (...) {
   }
-  throw usage_error(flag + " needs a number >= " + std::to_string(min) + ", got '" + v + "'");
+  std::ostringstream at_least;
+  at_least << min; // 1, 0.1: not std::to_string's 1.000000
+  throw usage_error(flag + " needs a number >= " + at_least.str() + ", got '" + v + "'");
 }
 
 size_t to_count(const std::string& flag, const std::string& v, size_t min = 0) {
@@ -60,43 +67,107 @@ node_address parse_node(const std::string& url) {
   return node_address{url, host, static_cast<uint16_t>(p)};
 }
 
+/// Every flag by group: its value, one-line description and the notifier that checks the value
+/// and stores it in `o`. `flag` is the flag being applied (--node), so each message names it.
+po::options_description describe(options& o, bool& channels_set, const std::string& flag) {
+  using text = const std::string&;
+  auto value = [](const char* name, std::function<void(text)> set) {
+    return po::value<std::string>()->value_name(name)->notifier(std::move(set));
+  };
+  auto str = [&](const char* name, std::string& field) {
+    return value(name, [&field](text v) { field = v; });
+  };
+  auto number = [&](const char* name, double& field, double min) {
+    return value(name, [&, min](text v) { field = to_number(flag, v, min); });
+  };
+  auto count = [&](const char* name, auto& field, size_t min) {
+    return value(name, [&, min](text v) {
+      field = static_cast<std::remove_reference_t<decltype(field)>>(to_count(flag, v, min));
+    });
+  };
+
+  po::options_description common("Common flags", 100);
+  common.add_options()
+    ("node", value("URL", [&](text v) { o.nodes.push_back(parse_node(v)); }),
+     "http://127.0.0.1:8080 (loopback only); repeatable: clients go round robin over the nodes "
+     "(members of one channel on every node), admin calls go to the first")
+    ("target", value("T", [&](text v) {
+       if (v != "parley" && v != "socketio" && v != "ws")
+         throw usage_error("--target must be parley, socketio or ws, got '" + v + "'");
+       o.target = v;
+     }), "parley (default) | socketio | ws: the peer servers of bench/peers (start them with "
+     "bench/peers/start.sh)")
+    ("per-worker", count("N", o.per_worker, 1), "clients per process (16000); more clients "
+     "fork workers that each own a slice (one process may hold 20,000 fds here)")
+    ("admin-token", str("T", o.admin_token), "admin token (default $PARLEY_ADMIN_TOKEN)")
+    ("secret", str("S", o.secret), "JWT secret (default $PARLEY_JWT_SECRET)")
+    ("workspace", str("W", o.workspace), "workspace of the channels (W1)")
+    ("node-pid", value("PID", [&](text v) {
+       o.node_pids.push_back(static_cast<int>(to_count(flag, v, 1)));
+     }), "repeatable: node CPU and RSS from /proc, summed over all pids")
+    ("json", str("FILE", o.json_path), "also write the results as JSON")
+    ("connect-rate", number("R", o.connect_rate, 1), "new connections per second (500)")
+    ("max-pending", count("N", o.max_pending, 1), "connections in flight at once (256)")
+    ("connect-timeout", number("S", o.connect_timeout_s, 0.1),
+     "seconds per connection, TCP connect to hello_ack (15)")
+    ("source-ip", value("A", [&](text v) {
+       if (!is_loopback_v4(v))
+         throw usage_error("--source-ip must be in 127.0.0.0/8, got '" + v + "'");
+       o.source_ips.push_back(v);
+     }), "repeatable: bind client sockets to 127.0.0.x round robin")
+    ("user-base", count("N", o.user_base, 1), "first user number (default: from the clock)")
+    ("settle", number("S", o.settle_s, 0),
+     "max seconds to wait for setup traffic (presence) to calm (30)")
+    ("members", count("N", o.members, 1), "members per channel (throughput 10, fanout 1000)")
+    ("channels", value("C", [&](text v) {
+       o.channels = o.idle_channels = to_count(flag, v, 1);
+       channels_set = true;
+     }), "channels (throughput 10; idle: spread the connections over C)")
+    ("text-bytes", count("B", o.text_bytes, 0), "pad message text to B bytes");
+
+  po::options_description throughput("throughput flags", 100);
+  throughput.add_options()
+    ("senders", count("K", o.senders, 1), "members that send (default: one per channel)")
+    ("duration", number("T", o.duration_s, 0.1), "seconds of sending (10)")
+    ("rate", number("R", o.rate, 0), "msgs/s per sender (0: as fast as the window allows)")
+    ("window", count("W", o.window, 1), "max unacked messages per sender (8)")
+    ("drain", number("S", o.drain_s, 0), "seconds to wait for stragglers after sending (5)");
+
+  po::options_description fanout("fanout flags", 100);
+  fanout.add_options()
+    ("messages", count("M", o.messages, 1), "messages to send (20)")
+    ("pause-ms", count("P", o.pause_ms, 0), "pause after each message reached everyone (200)")
+    ("timeout-ms", count("X", o.timeout_ms, 1), "max wait for one message to reach everyone "
+     "(10000)");
+
+  po::options_description idle("idle flags", 100);
+  idle.add_options()
+    ("connections", count("N", o.connections, 1), "clients to connect (1000)")
+    ("hold", number("S", o.hold_s, 0), "seconds to hold them (5)");
+
+  po::options_description all(100);
+  all.add(common).add(throughput).add(fanout).add(idle);
+  return all;
+}
+
 } // namespace
 
 std::string usage_text() {
+  options unused;
+  bool channels_set = false;
+  std::string flag;
   std::ostringstream out;
-  out << "usage: parley-bench MODE [flags]\n"
+  out << "usage: parley-bench MODE [flags]   (flags take \"--flag value\" or \"--flag=value\")\n"
          "\n"
          "modes:\n"
-         "  throughput  --channels C --members S --senders K --duration T [--rate R] [--window W]\n"
-         "              K senders (members of the C channels) send for T seconds; measures acked\n"
+         "  throughput  K senders (members of the C channels) send for T seconds; measures acked\n"
          "              msgs/s, deliveries/s, ack and delivery latency, misses, errors by code.\n"
-         "  fanout      --members N --messages M [--pause-ms P] [--timeout-ms X]\n"
-         "              one channel of N members; each message is sent after the previous one\n"
+         "  fanout      one channel of N members; each message is sent after the previous one\n"
          "              reached all N connections (or X ms passed) plus P ms.\n"
-         "  idle        --connections N [--channels C] [--hold S]\n"
-         "              connects N clients, holds them S seconds, reports node RSS per connection.\n"
-         "\n"
-         "common flags:\n"
-         "  --node URL            http://127.0.0.1:8080 (loopback only); repeatable: clients go\n"
-         "                        round robin over the nodes (members of one channel on every\n"
-         "                        node); admin calls go to the first\n"
-         "  --target T            parley (default) | socketio | ws: the peer servers of\n"
-         "                        bench/peers (start them with bench/peers/start.sh)\n"
-         "  --per-worker N        clients per process (16000); more clients fork workers that\n"
-         "                        each own a slice (one process may hold 20,000 fds here)\n"
-         "  --admin-token T       or PARLEY_ADMIN_TOKEN\n"
-         "  --secret S            JWT secret, or PARLEY_JWT_SECRET\n"
-         "  --workspace W         W1\n"
-         "  --node-pid PID        repeatable: node CPU and RSS from /proc, summed over all pids\n"
-         "  --json FILE           also write the results as JSON\n"
-         "  --connect-rate R      new connections per second (500)\n"
-         "  --max-pending N       connections in flight at once (256)\n"
-         "  --source-ip A         repeatable: bind client sockets to 127.0.0.x round robin\n"
-         "  --user-base N         first user number (default: derived from the clock)\n"
-         "  --text-bytes B        pad message text to B bytes\n"
-         "  --drain S             throughput: seconds to wait for stragglers (5)\n"
-         "  --settle S            max seconds to wait for setup traffic (presence) to calm (30)\n"
-         "\n"
+         "  idle        connects N clients, holds them S seconds, reports node RSS per\n"
+         "              connection.\n"
+      << describe(unused, channels_set, flag)
+      << "\n"
          "targets (latency = receive time - send time embedded in the payload, every target):\n"
          "  parley    JWT + hello; channels and members created over admin REST; one send is\n"
          "            routed to members on every node by the cluster.\n"
@@ -113,10 +184,10 @@ std::string usage_text() {
          "  shared out) and reports over a pipe; fanout's publisher stays in the parent and sends\n"
          "  message k+1 only after every worker saw message k everywhere (plus --pause-ms).\n"
          "  throughput splits by channel: each worker holds whole channels (members and their\n"
-         "  senders, --senders shared out in proportion) and checks its own deliveries; the parent\n"
-         "  creates the channels (one POST each, 4 keep-alive connections), starts every worker's\n"
-         "  send window at one common time once all settled, and merges counts, latency samples\n"
-         "  (exact percentiles) and errors; node CPU covers that common window.\n"
+         "  senders, --senders shared out in proportion) and checks its own deliveries; the\n"
+         "  parent creates the channels (one POST each, 4 keep-alive connections), starts every\n"
+         "  worker's send window at one common time once all settled, and merges counts, latency\n"
+         "  samples (exact percentiles) and errors; node CPU covers that common window.\n"
          "  Ephemeral ports: one source address reaches ~28K connections per node; past that,\n"
          "  clients bind 127.0.0.1, .2, ... round robin (or pass --source-ip), or widen\n"
          "  net.ipv4.ip_local_port_range.\n"
@@ -142,81 +213,44 @@ options parse_options(int argc, char** argv) {
     o.secret = s;
   if (argc < 2)
     throw usage_error("missing MODE");
+  std::vector<std::string> args(argv + 2, argv + argc);
   o.mode = argv[1];
+  for (auto& a : args)
+    if (a == "-h" || a == "--help")
+      o.mode = "--help";
   if (o.mode == "-h" || o.mode == "--help")
     return o;
   if (o.mode != "throughput" && o.mode != "fanout" && o.mode != "idle")
     throw usage_error("unknown mode '" + o.mode + "'");
 
-  using setter = std::function<void(const std::string&)>;
   bool channels_set = false;
-  const std::map<std::string, setter> flags = {
-    {"--node", [&](const std::string& v) { o.nodes.push_back(parse_node(v)); }},
-    {"--target",
-     [&](const std::string& v) {
-       if (v != "parley" && v != "socketio" && v != "ws")
-         throw usage_error("--target must be parley, socketio or ws, got '" + v + "'");
-       o.target = v;
-     }},
-    {"--per-worker", [&](const std::string& v) { o.per_worker = to_count("--per-worker", v, 1); }},
-    {"--admin-token", [&](const std::string& v) { o.admin_token = v; }},
-    {"--secret", [&](const std::string& v) { o.secret = v; }},
-    {"--workspace", [&](const std::string& v) { o.workspace = v; }},
-    {"--json", [&](const std::string& v) { o.json_path = v; }},
-    {"--node-pid",
-     [&](const std::string& v) { o.node_pids.push_back(static_cast<int>(to_count("--node-pid", v, 1))); }},
-    {"--source-ip",
-     [&](const std::string& v) {
-       if (!is_loopback_v4(v))
-         throw usage_error("--source-ip must be in 127.0.0.0/8, got '" + v + "'");
-       o.source_ips.push_back(v);
-     }},
-    {"--connect-rate", [&](const std::string& v) { o.connect_rate = to_number("--connect-rate", v, 1); }},
-    {"--max-pending", [&](const std::string& v) { o.max_pending = to_count("--max-pending", v, 1); }},
-    {"--connect-timeout",
-     [&](const std::string& v) { o.connect_timeout_s = to_number("--connect-timeout", v, 0.1); }},
-    {"--settle", [&](const std::string& v) { o.settle_s = to_number("--settle", v, 0); }},
-    {"--user-base", [&](const std::string& v) { o.user_base = to_count("--user-base", v, 1); }},
-    {"--channels",
-     [&](const std::string& v) {
-       o.channels = o.idle_channels = to_count("--channels", v, 1);
-       channels_set = true;
-     }},
-    {"--members", [&](const std::string& v) { o.members = to_count("--members", v, 1); }},
-    {"--senders", [&](const std::string& v) { o.senders = to_count("--senders", v, 1); }},
-    {"--duration", [&](const std::string& v) { o.duration_s = to_number("--duration", v, 0.1); }},
-    {"--rate", [&](const std::string& v) { o.rate = to_number("--rate", v, 0); }},
-    {"--window", [&](const std::string& v) { o.window = to_count("--window", v, 1); }},
-    {"--text-bytes", [&](const std::string& v) { o.text_bytes = to_count("--text-bytes", v, 0); }},
-    {"--drain", [&](const std::string& v) { o.drain_s = to_number("--drain", v, 0); }},
-    {"--messages", [&](const std::string& v) { o.messages = to_count("--messages", v, 1); }},
-    {"--pause-ms", [&](const std::string& v) { o.pause_ms = static_cast<unsigned>(to_count("--pause-ms", v)); }},
-    {"--timeout-ms",
-     [&](const std::string& v) { o.timeout_ms = static_cast<unsigned>(to_count("--timeout-ms", v, 1)); }},
-    {"--connections", [&](const std::string& v) { o.connections = to_count("--connections", v, 1); }},
-    {"--hold", [&](const std::string& v) { o.hold_s = to_number("--hold", v, 0); }},
-  };
-  for (int i = 2; i < argc; ++i) {
-    std::string arg = argv[i], value;
-    if (arg == "-h" || arg == "--help") {
-      o.mode = "--help";
-      return o;
-    }
-    auto eq = arg.find('=');
-    bool inline_value = eq != std::string::npos;
-    if (inline_value) {
-      value = arg.substr(eq + 1);
-      arg = arg.substr(0, eq);
-    }
-    auto it = flags.find(arg);
-    if (it == flags.end())
-      throw usage_error("unknown flag '" + arg + "'");
-    if (!inline_value) {
-      if (i + 1 >= argc)
-        throw usage_error(arg + " needs a value");
-      value = argv[++i];
-    }
-    it->second(value);
+  std::string flag; // the flag being applied, for the notifiers' messages
+  auto flags = describe(o, channels_set, flag);
+  std::vector<po::option> given;
+  try {
+    // No abbreviations: --conn must not quietly mean --connections.
+    given = po::command_line_parser(args)
+              .options(flags)
+              .style(po::command_line_style::unix_style
+                     & ~po::command_line_style::allow_guessing)
+              .run()
+              .options;
+  } catch (const po::unknown_option& e) {
+    auto name = e.get_option_name();
+    throw usage_error("unknown flag '" + name.substr(0, name.find('=')) + "'");
+  } catch (const po::error& e) {
+    throw usage_error(e.what());
+  }
+  // In order, each through its flag's notifier: a later value replaces an earlier one and
+  // repeatable flags add up (po::store would refuse a flag given twice).
+  for (auto& opt : given) {
+    if (opt.string_key.empty())
+      throw usage_error("unexpected argument '" + opt.value.at(0) + "'");
+    flag = "--" + opt.string_key;
+    auto& semantic = *flags.find(opt.string_key, false).semantic();
+    boost::any v;
+    semantic.parse(v, opt.value, true);
+    semantic.notify(v);
   }
   if (o.nodes.empty())
     o.nodes.push_back(parse_node(o.node));
