@@ -8,6 +8,7 @@
 
 #include "actors/atoms.hpp"
 #include "actors/errors.hpp"
+#include "protocol/clock.hpp"
 #include "protocol/server_frame.hpp"
 
 namespace parley {

@@ -6,6 +6,7 @@
 
 #include "actors/atoms.hpp"
 #include "actors/errors.hpp"
+#include "protocol/clock.hpp"
 #include "protocol/jwt.hpp"
 #include "protocol/server_frame.hpp"
 
@@ -242,7 +243,7 @@ caf::behavior connection(caf::stateful_actor<connection_state>* self, node_ptr n
   self->delayed_send(self, st.node->limits.hello_timeout, hello_tmo_atom::value);
   schedule_idle_check(self, st.node->limits.idle_timeout);
   // A token that expires mid-session closes with 4001 at exp + leeway.
-  auto now_s = now_us() / 1000000;
+  auto now_s = now_us() / 1'000'000;
   auto left_s = token_exp_s + jwt_leeway_s - now_s;
   self->delayed_send(self, std::chrono::seconds(std::max<int64_t>(left_s, 0)),
                      expiry_atom::value);

@@ -7,6 +7,7 @@
 
 #include "actors/atoms.hpp"
 #include "actors/errors.hpp"
+#include "protocol/clock.hpp"
 #include "actors/gateway.hpp"
 
 namespace parley {

@@ -10,6 +10,7 @@
 #include "actors/errors.hpp"
 #include "actors/messages.hpp"
 #include "protocol/client_frame.hpp"
+#include "protocol/clock.hpp"
 #include "protocol/jwt.hpp"
 #include "protocol/server_frame.hpp"
 #include "runtime/metrics.hpp"
@@ -360,7 +361,7 @@ private:
     auto ws = body ? workspace_id::parse(field("workspace_id")) : std::nullopt;
     if (!user || !ws)
       return done_(error_reply(400, "bad_request", "user_id and workspace_id must look like U1 and W1"));
-    jwt_claims claims{*user, *ws, static_cast<int64_t>(std::time(nullptr)) + 12 * 3600};
+    jwt_claims claims{*user, *ws, now_us() / 1'000'000 + 12 * 3600};
     done_(rest_reply{200, json{{"token", jwt_sign(claims, ctx_.config.jwt_secret)}}});
   }
 

@@ -20,6 +20,7 @@
 #include <soci/mysql/soci-mysql.h>
 #endif
 
+#include "protocol/clock.hpp"
 #include "storage/errors.hpp"
 #include "storage/shard_map.hpp"
 
@@ -397,11 +398,6 @@ long long to_db(uint64_t value, const char* what) {
   return static_cast<long long>(value);
 }
 
-long long now_micros() {
-  using namespace std::chrono;
-  return duration_cast<microseconds>(system_clock::now().time_since_epoch()).count();
-}
-
 /// Runs `f` (returning `caf::expected<T>`) and turns every exception into a storage error.
 template <class F>
 auto guarded(const char* operation, F&& f) -> decltype(f()) {
@@ -776,7 +772,7 @@ caf::expected<channel_id> soci_store::create_channel(workspace_id workspace,
     long long w = to_db(workspace.value, "workspace id");
     for (auto member : members)
       to_db(member.value, "user id");
-    long long now = now_micros();
+    long long now = now_us();
     write_transaction tx{*sql_, dialect_};
     *sql_ << "INSERT INTO channels (workspace_id, name, dm_key, created_at)"
              " VALUES (:w, :n, NULL, " + dialect_.ts_in(":t") + ")",
@@ -819,7 +815,7 @@ caf::expected<channel_id> soci_store::open_dm(workspace_id workspace, user_id a,
       tx.commit();
       return channel_id{static_cast<uint64_t>(c)};
     }
-    long long now = now_micros();
+    long long now = now_us();
     std::string empty_name;
     soci::statement insert
       = (sql_->prepare << dialect_.insert_ignore(
@@ -878,7 +874,7 @@ caf::expected<bool> soci_store::add_member(workspace_id workspace, channel_id ch
     long long w = to_db(workspace.value, "workspace id");
     long long c = to_db(channel.value, "channel id");
     long long u = to_db(user.value, "user id");
-    long long now = now_micros();
+    long long now = now_us();
     soci::statement insert
       = (sql_->prepare << dialect_.insert_ignore(
            "channel_members (workspace_id, channel_id, user_id, joined_at)"

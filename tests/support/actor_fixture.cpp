@@ -12,6 +12,7 @@
 #include "actors/register_types.hpp"
 #include "actors/sequencer.hpp"
 #include "actors/storage_reader.hpp"
+#include "protocol/clock.hpp"
 
 namespace parley::test {
 

@@ -19,6 +19,7 @@
 #include "actors/presence.hpp"
 #include "actors/sequencer.hpp"
 #include "actors/storage_reader.hpp"
+#include "protocol/clock.hpp"
 #include "protocol/rendezvous.hpp"
 
 namespace parley::test {
