@@ -1,6 +1,5 @@
 #include "runtime/rest_api.hpp"
 
-#include <ctime>
 #include <limits>
 #include <optional>
 
@@ -13,6 +12,7 @@
 #include "protocol/clock.hpp"
 #include "protocol/jwt.hpp"
 #include "protocol/server_frame.hpp"
+#include "runtime/auth.hpp"
 #include "runtime/metrics.hpp"
 #include "runtime/request_target.hpp"
 #include "runtime/routes.hpp"
@@ -144,15 +144,10 @@ private:
 
   template <class F>
   void with_user(F f) {
-    auto token = bearer_token(req_);
-    if (token.empty())
-      return done_(error_reply(401, "unauthorized", "missing bearer token"));
-    auto verified = jwt_verify(token, ctx_.config.jwt_secret, std::time(nullptr));
-    auto claims = std::get_if<jwt_claims>(&verified);
-    if (!claims)
-      return done_(error_reply(401, "unauthorized",
-                               "invalid token: " + std::string(to_string(std::get<jwt_error>(verified)))));
-    f(principal{claims->workspace, claims->user});
+    auto auth = authenticate_user(req_, ctx_.config.jwt_secret);
+    if (!auth.claims)
+      return done_(error_reply(401, "unauthorized", auth.error));
+    f(auth.who());
   }
 
   template <class F>
