@@ -30,23 +30,11 @@ void push_error(connection_actor self, error_code code, std::string message,
   push(self, encode_error(e));
 }
 
-/// A channel that does not exist looks like one the user is not in (existence is not revealed).
-error_code client_code(const caf::error& err) {
-  auto code = to_error_code(err);
-  return code == error_code::not_found ? error_code::not_in_channel : code;
-}
-
-std::string describe(error_code code) {
-  switch (code) {
-    case error_code::not_in_channel:
-      return "not a member of this channel";
-    case error_code::rate_limited:
-      return "too many messages, slow down";
-    case error_code::unavailable:
-      return "channel temporarily unavailable, retry with the same client_msg_id";
-    default:
-      return std::string(to_string(code));
-  }
+/// An error frame for a failed channel request (actors/errors.hpp `to_client_error`).
+void push_failure(connection_actor self, const caf::error& err,
+                  std::optional<std::string> ref_id, channel_id ch) {
+  auto e = to_client_error(err);
+  push_error(self, e.code, std::move(e.message), std::move(ref_id), ch);
 }
 
 void close(connection_actor self, uint16_t code, std::string reason) {
@@ -75,10 +63,7 @@ void on_send(connection_actor self, send_frame& f) {
         if (!r.written_by_gateway)
           push(self, encode_ack(r.ack));
       },
-      [=](caf::error& err) {
-        auto code = client_code(err);
-        push_error(self, code, describe(code), cmid, ch);
-      });
+      [=](caf::error& err) { push_failure(self, err, cmid, ch); });
 }
 
 void on_backfill(connection_actor self, const backfill_frame& f) {
@@ -90,10 +75,7 @@ void on_backfill(connection_actor self, const backfill_frame& f) {
       [=](const backfill_page& page) {
         push(self, encode_backfill(page.channel, page.after_seq, page.messages, page.has_more));
       },
-      [=](caf::error& err) {
-        auto code = client_code(err);
-        push_error(self, code, describe(code), std::nullopt, ch);
-      });
+      [=](caf::error& err) { push_failure(self, err, std::nullopt, ch); });
 }
 
 void on_presence_get(connection_actor self, const presence_get_frame& f) {
@@ -107,10 +89,7 @@ void on_presence_get(connection_actor self, const presence_get_frame& f) {
           users.emplace_back(e.user, e.status);
         push(self, encode_presence_state(ch, users));
       },
-      [=](caf::error& err) {
-        auto code = client_code(err);
-        push_error(self, code, describe(code), std::nullopt, ch);
-      });
+      [=](caf::error& err) { push_failure(self, err, std::nullopt, ch); });
 }
 
 /// hello_ack goes first, then one backfill page per channel that is behind, then live frames

@@ -36,26 +36,18 @@ rest_reply code_reply(error_code code, const std::string& message) {
   return error_reply(http_status(code), std::string(to_string(code)), message);
 }
 
-/// User calls: over REST an unknown channel fails the member check first -> 403.
+/// A failed actor request, as the caller may see it (actors/errors.hpp `to_client_error`).
+rest_reply failure_reply(const caf::error& err, asker who) {
+  auto e = to_client_error(err, who);
+  return code_reply(e.code, e.message);
+}
+
 rest_reply user_error(const caf::error& err) {
-  auto code = to_error_code(err);
-  if (code == error_code::not_found)
-    code = error_code::not_in_channel;
-  switch (code) {
-    case error_code::not_in_channel:
-      return code_reply(code, "not a member of this channel");
-    case error_code::rate_limited:
-      return code_reply(code, "too many messages, slow down");
-    default:
-      return code_reply(error_code::unavailable, "temporarily unavailable, retry later");
-  }
+  return failure_reply(err, asker::user);
 }
 
 rest_reply admin_error(const caf::error& err) {
-  auto code = to_error_code(err);
-  if (code == error_code::not_found)
-    return code_reply(code, "no such channel");
-  return code_reply(error_code::unavailable, "temporarily unavailable, retry later");
+  return failure_reply(err, asker::admin);
 }
 
 rest_reply frame_error_reply(const frame_error& e) {
