@@ -20,6 +20,7 @@
 #include <soci/mysql/soci-mysql.h>
 #endif
 
+#include "protocol/client_frame.hpp"
 #include "protocol/clock.hpp"
 #include "storage/errors.hpp"
 #include "storage/shard_map.hpp"
@@ -474,7 +475,8 @@ std::string message_columns(const sql_dialect& d) {
          + d.ts_out("ts");
 }
 
-constexpr size_t max_client_msg_id = 64; // docs/protocol.md "Rules": 1 ... 64 characters
+// The schemas above declare client_msg_id VARCHAR(64) / VARBINARY(64).
+static_assert(max_client_msg_id == 64, "client_msg_id columns must match the protocol limit");
 
 } // namespace
 
@@ -642,7 +644,8 @@ soci_store::append(const std::vector<chat_message>& batch) {
       to_db(msg.seq, "channel_seq");
       to_db(msg.user.value, "user id");
       if (msg.client_msg_id.size() > max_client_msg_id)
-        throw invalid_request("client_msg_id longer than 64 bytes");
+        throw invalid_request("client_msg_id longer than " + std::to_string(max_client_msg_id)
+                              + " bytes");
     }
     long long workspace = 0, channel = 0, seq = 0, user = 0, ts = 0;
     std::string client_msg_id, text;
