@@ -74,7 +74,7 @@ std::optional<json> parse_body(const rest_api::request& req) {
 }
 
 /// Query values as JSON: integers stay numbers, anything else a string (then refused by the
-/// frame validation with bad_request).
+/// field validators with bad_request).
 json query_value(const std::string& v) {
   if (!v.empty() && v.size() < 20 && v.find_first_not_of("-0123456789") == std::string::npos) {
     try {
@@ -164,14 +164,19 @@ private:
     auto body = parse_body(req_);
     if (!body)
       return done_(error_reply(400, "bad_request", "body must be a JSON object"));
-    // The same validation as the WebSocket frame.
-    (*body)["type"] = "message.send";
-    (*body)["channel_id"] = ch->str();
-    auto parsed = parse_client_frame(body->dump(-1, ' ', false, json::error_handler_t::replace));
-    if (auto err = std::get_if<frame_error>(&parsed))
+    // The field validators of the WebSocket frame, in its order: text, then client_msg_id.
+    auto text = text_field(*body);
+    if (auto err = std::get_if<frame_error>(&text))
       return done_(frame_error_reply(*err));
-    auto& f = std::get<send_frame>(std::get<client_frame>(parsed));
-    send_request req{who, *ch, f.client_msg_id, f.text, caf::actor{}, 0};
+    auto cmid = client_msg_id_field(*body);
+    if (auto err = std::get_if<frame_error>(&cmid))
+      return done_(frame_error_reply(*err));
+    send_request req{who,
+                     *ch,
+                     std::get<std::string>(std::move(cmid)),
+                     std::get<std::string>(std::move(text)),
+                     caf::actor{},
+                     0};
     auto done = done_;
     ask(ctx_, ctx_.node->channels.get(*ch), done_, user_error,
         [done](const send_reply& r) {
@@ -187,15 +192,17 @@ private:
     auto ch = channel_segment();
     if (!ch)
       return;
-    json frame{{"type", "backfill"}, {"channel_id", ch->str()}};
-    if (target_.has("after_seq"))
-      frame["after_seq"] = query_value(target_.param("after_seq"));
-    if (target_.has("limit"))
-      frame["limit"] = query_value(target_.param("limit"));
-    auto parsed = parse_client_frame(frame.dump());
-    if (auto err = std::get_if<frame_error>(&parsed))
+    // The query parameters as JSON values, checked by the field validators of `backfill`.
+    json params = json::object();
+    for (auto key : {"after_seq", "limit"})
+      if (target_.has(key))
+        params[key] = query_value(target_.param(key));
+    auto after_seq = after_seq_field(params);
+    if (auto err = std::get_if<frame_error>(&after_seq))
       return done_(frame_error_reply(*err));
-    auto& f = std::get<backfill_frame>(std::get<client_frame>(parsed));
+    auto limit = limit_field(params);
+    if (auto err = std::get_if<frame_error>(&limit))
+      return done_(frame_error_reply(*err));
     auto done = done_;
     ask(ctx_, ctx_.node->channels.get(*ch), done_, user_error,
         [done](const backfill_page& page) {
@@ -206,7 +213,7 @@ private:
                                     {"messages", std::move(msgs)},
                                     {"has_more", page.has_more}}});
         },
-        backfill_atom::value, who, f.after_seq, f.limit);
+        backfill_atom::value, who, std::get<uint64_t>(after_seq), std::get<uint32_t>(limit));
   }
 
   void get_presence(principal who) {
