@@ -146,7 +146,6 @@ void http_session<Stream>::upgrade(rest_api::request req) {
     return;
   }
   if (ctx_.open_connections >= ctx_.max_connections) {
-    ++ctx_.rejected_connections;
     ctx_.node->metrics->rejected_capacity->Increment();
     reply(error_reply(429, "rate_limited", "node is at its connection limit"), false);
     return;
