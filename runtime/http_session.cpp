@@ -160,6 +160,8 @@ void http_session<Stream>::reply(rest_reply r, bool keep_alive) {
   res->version(version_);
   res->result(static_cast<http::status>(r.status));
   res->set(http::field::server, "parley");
+  for (auto& [name, value] : r.headers)
+    res->set(name, value);
   if (r.status != 204) {
     res->set(http::field::content_type, r.content_type);
     res->body() = r.raw.empty() ? r.body.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace)

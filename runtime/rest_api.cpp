@@ -132,7 +132,11 @@ public:
 
 
 private:
-  void method_not_allowed() { done_(error_reply(405, "bad_request", "method not allowed")); }
+  void method_not_allowed() {
+    auto r = code_reply(error_code::method_not_allowed, "method not allowed");
+    r.headers.emplace_back("Allow", allowed_methods(target_.segments, ctx_.config.dev_login));
+    done_(std::move(r));
+  }
 
   template <class F>
   void with_user(F f) {

@@ -50,4 +50,17 @@ endpoint match_route(verb m, const std::vector<std::string>& s, bool dev_login) 
   return endpoint::not_found;
 }
 
+std::string allowed_methods(const std::vector<std::string>& segments, bool dev_login) {
+  std::string allow;
+  for (auto m : {verb::get, verb::post, verb::delete_}) {
+    auto e = match_route(m, segments, dev_login);
+    if (e == endpoint::method_not_allowed || e == endpoint::not_found)
+      continue;
+    if (!allow.empty())
+      allow += ", ";
+    allow += std::string(boost::beast::http::to_string(m));
+  }
+  return allow;
+}
+
 } // namespace parley

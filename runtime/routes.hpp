@@ -33,4 +33,8 @@ enum class endpoint {
 endpoint match_route(boost::beast::http::verb method, const std::vector<std::string>& segments,
                      bool dev_login);
 
+/// The methods a path answers, for the `Allow` header of a 405 (e.g. "GET, POST"); empty for
+/// a path that does not exist.
+std::string allowed_methods(const std::vector<std::string>& segments, bool dev_login);
+
 } // namespace parley

@@ -26,6 +26,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   auto& req = parser.get();
   auto target = parley::parse_target(std::string_view(req.target().data(), req.target().size()));
   (void) parley::match_route(req.method(), target.segments, true);
+  (void) parley::allowed_methods(target.segments, true);
   if (target.segments.size() >= 3)
     (void) parley::channel_id::parse(target.segments[2]);
   auto ws = parley::workspace_id::parse(target.param("workspace_id"));

@@ -125,6 +125,14 @@ TEST_CASE("REST errors are JSON with the documented status and code", "[integrat
                 "not_in_channel");
   expect_status(post_message(node, "C999999", ok_body, u1), 403, "not_in_channel");
 
+  // 405: a known path with a method it does not answer, with the methods it does.
+  auto wrong = node.http("DELETE", target, "", u1);
+  expect_status(wrong, 405, "method_not_allowed");
+  CHECK(wrong.headers["allow"] == "GET, POST");
+  auto dms = node.http("GET", "/v1/dms", "", u1);
+  expect_status(dms, 405, "method_not_allowed");
+  CHECK(dms.headers["allow"] == "POST");
+
   // 404: removing a non-member (admin).
   expect_status(node.http("DELETE", "/v1/channels/" + channel + "/members/U99", "",
                           test_admin_token),

@@ -43,6 +43,19 @@ TEST_CASE("wrong methods and unknown paths are refused", "[runtime][routes]") {
   CHECK(route(verb::post, "/v1") == endpoint::not_found);
 }
 
+TEST_CASE("a 405 lists the methods the path answers", "[runtime][routes]") {
+  auto allow = [](const char* target, bool dev = false) {
+    return allowed_methods(parse_target(target).segments, dev);
+  };
+  CHECK(allow("/v1/channels/C1/messages") == "GET, POST");
+  CHECK(allow("/v1/dms") == "POST");
+  CHECK(allow("/v1/channels/C1/members/U2") == "DELETE");
+  CHECK(allow("/healthz") == "GET");
+  CHECK(allow("/v1/dev/token") == "");
+  CHECK(allow("/v1/dev/token", true) == "POST");
+  CHECK(allow("/v1/nope") == "");
+}
+
 TEST_CASE("dev login exists only when enabled", "[runtime][routes]") {
   CHECK(route(verb::post, "/v1/dev/token") == endpoint::not_found);
   CHECK(route(verb::post, "/v1/dev/token", true) == endpoint::dev_token);
