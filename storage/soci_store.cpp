@@ -922,6 +922,61 @@ caf::expected<std::vector<channel_id>> soci_store::channels_of(workspace_id work
   });
 }
 
+caf::expected<std::vector<channel_summary>> soci_store::list_channels(workspace_id workspace,
+                                                                      user_id user) {
+  using result = caf::expected<std::vector<channel_summary>>;
+  return guarded("list_channels", [&]() -> result {
+    long long w = to_db(workspace.value, "workspace id");
+    long long u = to_db(user.value, "user id");
+    std::vector<channel_summary> list;
+    long long c = 0, latest = 0, dm = 0;
+    std::string name;
+    // The latest seq is one probe of the messages primary key per channel.
+    soci::statement select
+      = (sql_->prepare << "SELECT m.channel_id, c.name,"
+                          " CASE WHEN c.dm_key IS NULL THEN 0 ELSE 1 END,"
+                          " COALESCE((SELECT MAX(x.channel_seq) FROM messages x"
+                          " WHERE x.workspace_id = m.workspace_id"
+                          " AND x.channel_id = m.channel_id), 0)"
+                          " FROM channel_members m JOIN channels c ON c.channel_id = m.channel_id"
+                          " WHERE m.workspace_id = :w AND m.user_id = :u ORDER BY m.channel_id",
+         soci::use(w), soci::use(u), soci::into(c), soci::into(name), soci::into(dm),
+         soci::into(latest));
+    select.execute();
+    bool any_dm = false;
+    while (select.fetch()) {
+      channel_summary s;
+      s.id = channel_id{static_cast<uint64_t>(c)};
+      s.name = name;
+      s.latest_seq = static_cast<uint64_t>(latest);
+      s.is_dm = dm != 0;
+      any_dm = any_dm || s.is_dm;
+      list.push_back(std::move(s));
+    }
+    if (!any_dm)
+      return list;
+    // The members of the user's DMs, so a list can name a DM after the other member.
+    long long member = 0;
+    soci::statement dm_members
+      = (sql_->prepare << "SELECT o.channel_id, o.user_id FROM channel_members m"
+                          " JOIN channels c ON c.channel_id = m.channel_id"
+                          " JOIN channel_members o ON o.workspace_id = m.workspace_id"
+                          " AND o.channel_id = m.channel_id"
+                          " WHERE m.workspace_id = :w AND m.user_id = :u"
+                          " AND c.dm_key IS NOT NULL ORDER BY o.channel_id, o.user_id",
+         soci::use(w), soci::use(u), soci::into(c), soci::into(member));
+    dm_members.execute();
+    while (dm_members.fetch()) {
+      auto id = channel_id{static_cast<uint64_t>(c)};
+      auto it = std::lower_bound(list.begin(), list.end(), id,
+                                 [](const channel_summary& s, channel_id x) { return s.id < x; });
+      if (it != list.end() && it->id == id && it->is_dm)
+        it->members.emplace_back(static_cast<uint64_t>(member));
+    }
+    return list;
+  });
+}
+
 // -- export_log ----------------------------------------------------------------------
 
 caf::expected<std::vector<chat_message>>
