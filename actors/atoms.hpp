@@ -30,6 +30,7 @@ using load_atom = caf::atom_constant<caf::atom("load")>;
 using channels_atom = caf::atom_constant<caf::atom("channels")>;
 using create_atom = caf::atom_constant<caf::atom("create")>;
 using dm_atom = caf::atom_constant<caf::atom("dm")>;
+using list_channels_atom = caf::atom_constant<caf::atom("chan_list")>;
 
 // gateway
 using register_atom = caf::atom_constant<caf::atom("register")>;

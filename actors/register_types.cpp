@@ -22,6 +22,9 @@ void register_types(caf::actor_system_config& cfg) {
   cfg.add_message_type<channel_snapshot>("parley::channel_snapshot");
   cfg.add_message_type<channel_position>("parley::channel_position");
   cfg.add_message_type<storage::append_outcome>("parley::append_outcome");
+  cfg.add_message_type<storage::channel_summary>("parley::channel_summary");
+  cfg.add_message_type<std::vector<storage::channel_summary>>(
+    "std::vector<parley::channel_summary>");
   cfg.add_message_type<std::vector<chat_message>>("std::vector<parley::chat_message>");
   cfg.add_message_type<std::vector<user_id>>("std::vector<parley::user_id>");
   cfg.add_message_type<std::vector<channel_id>>("std::vector<parley::channel_id>");

@@ -26,6 +26,7 @@ struct storage_reader_state {
 ///   (read_atom, workspace_id, channel_id, uint64 after, uint32 limit) -> vector<chat_message>
 ///   (load_atom, channel_id)                                     -> channel_snapshot
 ///   (channels_atom, workspace_id, user_id)                      -> vector<channel_id>
+///   (list_channels_atom, workspace_id, user_id)          -> vector<storage::channel_summary>
 ///   (create_atom, workspace_id, string name, vector<user_id>)   -> channel_id
 ///   (dm_atom, workspace_id, user_id, user_id)                   -> channel_id, bool created
 ///   (add_atom, workspace_id, channel_id, vector<user_id>)       -> vector<user_id> added

@@ -110,6 +110,8 @@ public:
         return with_user([this](principal who) { get_presence(who); });
       case endpoint::open_dm:
         return with_user([this](principal who) { post_dm(who); });
+      case endpoint::list_channels:
+        return with_user([this](principal who) { list_channels(who); });
       case endpoint::create_channel:
         return with_admin([this] { create_channel(); });
       case endpoint::add_members:
@@ -234,6 +236,28 @@ private:
           done(rest_reply{200, json{{"channel_id", id.str()}, {"users", std::move(users)}}});
         },
         who_atom::value, who);
+  }
+
+  /// GET /v1/channels: the caller's channels in its token's workspace, DMs included, with
+  /// names and latest seqs; a DM also lists its members (the page names it after the other).
+  void list_channels(principal who) {
+    auto done = done_;
+    ask(ctx_, ctx_.node->store, done_, user_error,
+        [done](const std::vector<storage::channel_summary>& list) {
+          json channels = json::array();
+          for (auto& c : list) {
+            json entry{{"channel_id", c.id.str()}, {"name", c.name}, {"latest_seq", c.latest_seq}};
+            if (c.is_dm) {
+              json members = json::array();
+              for (auto u : c.members)
+                members.push_back(u.str());
+              entry["members"] = std::move(members);
+            }
+            channels.push_back(std::move(entry));
+          }
+          done(rest_reply{200, json{{"channels", std::move(channels)}}});
+        },
+        list_channels_atom::value, who.workspace, who.user);
   }
 
   std::optional<std::vector<user_id>> user_list(const json& body, const char* field) {

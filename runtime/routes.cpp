@@ -24,8 +24,11 @@ endpoint match_route(verb m, const std::vector<std::string>& s, bool dev_login) 
     return endpoint::not_found;
   auto& area = s[1];
   if (area == "channels") {
-    if (s.size() == 2)
+    if (s.size() == 2) {
+      if (m == verb::get)
+        return endpoint::list_channels;
       return only(m, verb::post, endpoint::create_channel);
+    }
     if (s.size() == 4 && s[3] == "messages") {
       if (m == verb::post)
         return endpoint::post_message;

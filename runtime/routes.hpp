@@ -19,6 +19,7 @@ enum class endpoint {
   get_messages,       // GET  /v1/channels/{id}/messages
   get_presence,       // GET  /v1/channels/{id}/presence
   open_dm,            // POST /v1/dms
+  list_channels,      // GET  /v1/channels: the caller's channels
   create_channel,     // POST /v1/channels (admin)
   add_members,        // POST /v1/channels/{id}/members (admin)
   remove_member,      // DELETE /v1/channels/{id}/members/{user} (admin)
