@@ -33,6 +33,7 @@ using create_atom = caf::atom_constant<caf::atom("create")>;
 using dm_atom = caf::atom_constant<caf::atom("dm")>;
 using add_members_atom = caf::atom_constant<caf::atom("addmembers")>;
 using rm_member_atom = caf::atom_constant<caf::atom("rmmember")>;
+using list_channels_atom = caf::atom_constant<caf::atom("chan_list")>;
 
 // gateway (joined/left also tell presence which channels a user gained or lost)
 using register_atom = caf::atom_constant<caf::atom("register")>;

@@ -6,6 +6,7 @@
 
 #include "actors/errors.hpp"
 #include "actors/log.hpp"
+#include "protocol/clock.hpp"
 
 namespace parley {
 

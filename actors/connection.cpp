@@ -2,8 +2,8 @@
 
 #include <memory>
 
-
 #include "actors/errors.hpp"
+#include "protocol/clock.hpp"
 #include "protocol/jwt.hpp"
 #include "protocol/server_frame.hpp"
 
@@ -27,23 +27,11 @@ void push_error(connection_self self, error_code code, std::string message,
   push(self, encode_error(e));
 }
 
-/// A channel that does not exist looks like one the user is not in (existence is not revealed).
-error_code client_code(const caf::error& err) {
-  auto code = to_error_code(err);
-  return code == error_code::not_found ? error_code::not_in_channel : code;
-}
-
-std::string describe(error_code code) {
-  switch (code) {
-    case error_code::not_in_channel:
-      return "not a member of this channel";
-    case error_code::rate_limited:
-      return "too many messages, slow down";
-    case error_code::unavailable:
-      return "channel temporarily unavailable, retry with the same client_msg_id";
-    default:
-      return std::string(to_string(code));
-  }
+/// An error frame for a failed channel request (actors/errors.hpp `to_client_error`).
+void push_failure(connection_self self, const caf::error& err,
+                  std::optional<std::string> ref_id, channel_id ch) {
+  auto e = to_client_error(err);
+  push_error(self, e.code, std::move(e.message), std::move(ref_id), ch);
 }
 
 void close(connection_self self, uint16_t code, std::string reason) {
@@ -91,10 +79,7 @@ void on_send(connection_self self, send_frame& f) {
       if (!r.written_by_gateway)
         push(self, encode_ack(r.ack));
     },
-    [=](const caf::error& err) {
-      auto code = client_code(err);
-      push_error(self, code, describe(code), cmid, ch);
-    },
+    [=](const caf::error& err) { push_failure(self, err, cmid, ch); },
     send_atom::value, std::move(req));
 }
 
@@ -106,10 +91,7 @@ void on_backfill(connection_self self, const backfill_frame& f) {
     [=](const backfill_page& page) {
       push(self, encode_backfill(page.channel, page.after_seq, page.messages, page.has_more));
     },
-    [=](const caf::error& err) {
-      auto code = client_code(err);
-      push_error(self, code, describe(code), std::nullopt, ch);
-    },
+    [=](const caf::error& err) { push_failure(self, err, std::nullopt, ch); },
     backfill_atom::value, st.who, f.after_seq, f.limit);
 }
 
@@ -124,10 +106,7 @@ void on_presence_get(connection_self self, const presence_get_frame& f) {
         users.emplace_back(e.user, e.status);
       push(self, encode_presence_state(ch, users));
     },
-    [=](const caf::error& err) {
-      auto code = client_code(err);
-      push_error(self, code, describe(code), std::nullopt, ch);
-    },
+    [=](const caf::error& err) { push_failure(self, err, std::nullopt, ch); },
     who_atom::value, st.who);
 }
 
@@ -261,7 +240,7 @@ connection_actor::behavior_type connection(connection_self self, node_ptr node, 
   self->delayed_send(self, st.node->limits.hello_timeout, hello_tmo_atom::value);
   schedule_idle_check(self, st.node->limits.idle_timeout);
   // A token that expires mid-session closes with 4001 at exp + leeway.
-  auto now_s = now_us() / 1000000;
+  auto now_s = now_us() / 1'000'000;
   auto left_s = token_exp_s + jwt_leeway_s - now_s;
   self->delayed_send(self, std::chrono::seconds(std::max<int64_t>(left_s, 0)),
                      expiry_atom::value);

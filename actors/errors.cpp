@@ -12,4 +12,20 @@ error_code to_error_code(const caf::error& err) {
   return error_code::unavailable;
 }
 
+client_error to_client_error(const caf::error& err, asker who) {
+  auto code = to_error_code(err);
+  if (who == asker::user) {
+    // Existence is not revealed: an unknown channel looks like one the user is not in.
+    if (code == error_code::not_found)
+      code = error_code::not_in_channel;
+    if (code == error_code::not_in_channel)
+      return {code, "not a member of this channel"};
+    if (code == error_code::rate_limited)
+      return {code, "too many messages, slow down"};
+  } else if (code == error_code::not_found) {
+    return {code, "no such channel"};
+  }
+  return {error_code::unavailable, "temporarily unavailable, retry later"};
+}
+
 } // namespace parley

@@ -17,6 +17,7 @@
 #include "actors/outbound_sink.hpp"
 #include "protocol/ids.hpp"
 #include "protocol/presence_status.hpp"
+#include "storage/membership_store.hpp"
 #include "storage/message_log.hpp"
 
 namespace parley {
@@ -132,6 +133,9 @@ using storage_actor = caf::typed_actor<
   caf::replies_to<load_atom, channel_id>::with<channel_snapshot>,
   // The channels a user is a member of.
   caf::replies_to<channels_atom, workspace_id, user_id>::with<std::vector<channel_id>>,
+  // The same with names and latest seqs (GET /v1/channels).
+  caf::replies_to<list_channels_atom, workspace_id, user_id>::with<
+    std::vector<storage::channel_summary>>,
   // Creates a channel with its members.
   caf::replies_to<create_atom, workspace_id, std::string, std::vector<user_id>>::with<
     channel_id>,

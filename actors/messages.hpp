@@ -11,6 +11,7 @@
 #include "protocol/message.hpp"
 #include "protocol/presence_status.hpp"
 #include "protocol/server_frame.hpp"
+#include "storage/membership_store.hpp"
 #include "storage/message_log.hpp"
 
 namespace parley {
@@ -138,6 +139,12 @@ namespace parley::storage {
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, append_outcome& x) {
   return f(caf::meta::type_name("append_outcome"), x.status, x.original);
+}
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, channel_summary& x) {
+  return f(caf::meta::type_name("channel_summary"), x.id, x.name, x.latest_seq, x.is_dm,
+           x.members);
 }
 
 } // namespace parley::storage

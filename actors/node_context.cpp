@@ -141,9 +141,4 @@ void channel_directory::clear() {
   factory_ = nullptr;
 }
 
-int64_t now_us() {
-  using namespace std::chrono;
-  return duration_cast<microseconds>(system_clock::now().time_since_epoch()).count();
-}
-
 } // namespace parley

@@ -168,7 +168,4 @@ struct node_context {
 
 using node_ptr = std::shared_ptr<node_context>;
 
-/// Microseconds since the Unix epoch (message timestamps).
-int64_t now_us();
-
 } // namespace parley

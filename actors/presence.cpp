@@ -5,6 +5,7 @@
 
 
 #include "actors/errors.hpp"
+#include "protocol/clock.hpp"
 #include "actors/gateway.hpp"
 
 namespace parley {

@@ -25,6 +25,9 @@ void register_types(caf::actor_system_config& cfg) {
   // Typed handles that cross nodes inside messages.
   cfg.add_message_type<gateway_actor>("parley::gateway_actor");
   cfg.add_message_type<channel_actor>("parley::channel_actor");
+  cfg.add_message_type<storage::channel_summary>("parley::channel_summary");
+  cfg.add_message_type<std::vector<storage::channel_summary>>(
+    "std::vector<parley::channel_summary>");
   cfg.add_message_type<std::vector<chat_message>>("std::vector<parley::chat_message>");
   cfg.add_message_type<std::vector<user_id>>("std::vector<parley::user_id>");
   cfg.add_message_type<std::vector<channel_id>>("std::vector<parley::channel_id>");

@@ -58,6 +58,11 @@ storage_worker(storage_actor::stateful_pointer<storage_worker_state> self,
       auto probe = metrics_probe(self);
       return self->state.members->channels_of(ws, user);
     },
+    [=](list_channels_atom, workspace_id ws,
+        user_id user) -> caf::result<std::vector<storage::channel_summary>> {
+      auto probe = metrics_probe(self);
+      return self->state.members->list_channels(ws, user);
+    },
     [=](create_atom, workspace_id ws, const std::string& name,
         const std::vector<user_id>& users) -> caf::result<channel_id> {
       auto probe = metrics_probe(self);

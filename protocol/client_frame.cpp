@@ -21,8 +21,8 @@ struct error_context {
   std::optional<channel_id> channel;
 };
 
-frame_error fail(error_code code, std::string message, const error_context& ctx = {}) {
-  return frame_error{code, std::move(message), ctx.ref_id, ctx.channel};
+frame_error fail(error_code code, std::string message) {
+  return frame_error{code, std::move(message), std::nullopt, std::nullopt};
 }
 
 /// The non-negative integer in `j` if it is a JSON integer in 0 ... 2^63-1 (seqs are BIGINT).
@@ -41,15 +41,12 @@ std::optional<uint64_t> as_seq(const json& j) {
   return std::nullopt;
 }
 
-/// The channel named by a string field `channel_id`, if present and canonical.
-std::optional<channel_id> channel_field(const json& obj) {
-  auto it = obj.find("channel_id");
-  if (it == obj.end() || !it->is_string())
-    return std::nullopt;
-  return channel_id::parse(it->get_ref<const std::string&>());
+/// A field error with what the error frame can say about its frame.
+frame_error with_context(frame_error e, const error_context& ctx) {
+  e.ref_id = ctx.ref_id;
+  e.channel = ctx.channel;
+  return e;
 }
-
-const char* const bad_channel_message = "channel_id must be a channel id like C42";
 
 parse_result parse_hello(const json& obj) {
   hello_frame f;
@@ -73,59 +70,39 @@ parse_result parse_send(const json& obj) {
   // The error frame names the client_msg_id and channel whenever they are valid, so the
   // client can match a refusal to its pending send whichever field was wrong.
   error_context ctx;
-  auto id_it = obj.find("client_msg_id");
-  bool id_ok = id_it != obj.end() && id_it->is_string()
-               && valid_client_msg_id(id_it->get_ref<const std::string&>());
-  if (id_ok)
-    ctx.ref_id = id_it->get<std::string>();
-  auto channel = channel_field(obj);
-  ctx.channel = channel;
+  auto id = client_msg_id_field(obj);
+  if (auto valid = std::get_if<std::string>(&id))
+    ctx.ref_id = *valid;
+  auto channel = channel_id_field(obj);
+  if (auto valid = std::get_if<channel_id>(&channel))
+    ctx.channel = *valid;
 
   // docs/protocol.md "Edge rules": frame shape is checked as channel_id, text, client_msg_id.
-  if (!channel)
-    return fail(error_code::bad_request, bad_channel_message, ctx);
-  auto text_it = obj.find("text");
-  if (text_it == obj.end() || !text_it->is_string())
-    return fail(error_code::bad_request, "text must be a string", ctx);
-  const auto& text = text_it->get_ref<const std::string&>();
-  // The parser has already checked the text is valid UTF-8; size() counts its bytes.
-  if (text.empty())
-    return fail(error_code::bad_request, "text must be 1 to 4000 bytes", ctx);
-  if (text.size() > max_text_bytes)
-    return fail(error_code::msg_too_long, "text must be 1 to 4000 bytes", ctx);
-  if (!id_ok)
-    return fail(error_code::bad_request,
-                "client_msg_id must be 1 to 64 characters of A-Z, a-z, 0-9, _ or -", ctx);
-  return client_frame{send_frame{*channel, text, *ctx.ref_id}};
+  if (auto err = std::get_if<frame_error>(&channel))
+    return with_context(*err, ctx);
+  auto text = text_field(obj);
+  if (auto err = std::get_if<frame_error>(&text))
+    return with_context(*err, ctx);
+  if (auto err = std::get_if<frame_error>(&id))
+    return with_context(*err, ctx);
+  return client_frame{send_frame{*ctx.channel, std::get<std::string>(std::move(text)),
+                                 *ctx.ref_id}};
 }
 
 parse_result parse_backfill(const json& obj) {
-  backfill_frame f;
-  auto channel = channel_field(obj);
-  if (!channel)
-    return fail(error_code::bad_request, bad_channel_message);
+  auto channel = channel_id_field(obj);
+  if (auto err = std::get_if<frame_error>(&channel))
+    return *err;
   error_context ctx;
-  ctx.channel = channel;
-  f.channel = *channel;
-  if (auto it = obj.find("after_seq"); it != obj.end()) {
-    auto seq = as_seq(*it);
-    if (!seq)
-      return fail(error_code::bad_request, "after_seq must be an integer from 0 to 2^63-1", ctx);
-    f.after_seq = *seq;
-  }
-  if (auto it = obj.find("limit"); it != obj.end()) {
-    // docs/protocol.md "Rules": limit is clamped to 1 ... 100; only a non-integer is refused.
-    if (it->is_number_unsigned()) {
-      auto v = it->get<uint64_t>();
-      f.limit = static_cast<uint32_t>(v < 1 ? 1 : (v > max_backfill_limit ? max_backfill_limit : v));
-    } else if (it->is_number_integer()) {
-      auto v = it->get<int64_t>();
-      f.limit = static_cast<uint32_t>(v < 1 ? 1 : (v > max_backfill_limit ? max_backfill_limit : v));
-    } else {
-      return fail(error_code::bad_request, "limit must be an integer", ctx);
-    }
-  }
-  return client_frame{f};
+  ctx.channel = std::get<channel_id>(channel);
+  auto after = after_seq_field(obj);
+  if (auto err = std::get_if<frame_error>(&after))
+    return with_context(*err, ctx);
+  auto limit = limit_field(obj);
+  if (auto err = std::get_if<frame_error>(&limit))
+    return with_context(*err, ctx);
+  return client_frame{backfill_frame{*ctx.channel, std::get<uint64_t>(after),
+                                     std::get<uint32_t>(limit)}};
 }
 
 parse_result parse_presence_set(const json& obj) {
@@ -142,10 +119,10 @@ parse_result parse_presence_set(const json& obj) {
 }
 
 parse_result parse_presence_get(const json& obj) {
-  auto channel = channel_field(obj);
-  if (!channel)
-    return fail(error_code::bad_request, bad_channel_message);
-  return client_frame{presence_get_frame{*channel}};
+  auto channel = channel_id_field(obj);
+  if (auto err = std::get_if<frame_error>(&channel))
+    return *err;
+  return client_frame{presence_get_frame{std::get<channel_id>(channel)}};
 }
 
 parse_result parse_ping(const json& obj) {
@@ -187,6 +164,62 @@ bool valid_client_msg_id(std::string_view id) {
       return false;
   }
   return true;
+}
+
+field_result<std::string> text_field(const json& obj) {
+  auto it = obj.find("text");
+  if (it == obj.end() || !it->is_string())
+    return fail(error_code::bad_request, "text must be a string");
+  const auto& text = it->get_ref<const std::string&>();
+  // The parser has already checked the text is valid UTF-8; size() counts its bytes.
+  if (text.empty())
+    return fail(error_code::bad_request, "text must be 1 to 4000 bytes");
+  if (text.size() > max_text_bytes)
+    return fail(error_code::msg_too_long, "text must be 1 to 4000 bytes");
+  return text;
+}
+
+field_result<std::string> client_msg_id_field(const json& obj) {
+  auto it = obj.find("client_msg_id");
+  if (it == obj.end() || !it->is_string()
+      || !valid_client_msg_id(it->get_ref<const std::string&>()))
+    return fail(error_code::bad_request,
+                "client_msg_id must be 1 to 64 characters of A-Z, a-z, 0-9, _ or -");
+  return it->get<std::string>();
+}
+
+field_result<channel_id> channel_id_field(const json& obj) {
+  auto it = obj.find("channel_id");
+  std::optional<channel_id> channel;
+  if (it != obj.end() && it->is_string())
+    channel = channel_id::parse(it->get_ref<const std::string&>());
+  if (!channel)
+    return fail(error_code::bad_request, "channel_id must be a channel id like C42");
+  return *channel;
+}
+
+field_result<uint64_t> after_seq_field(const json& obj) {
+  auto it = obj.find("after_seq");
+  if (it == obj.end())
+    return uint64_t{0};
+  if (auto seq = as_seq(*it))
+    return *seq;
+  return fail(error_code::bad_request, "after_seq must be an integer from 0 to 2^63-1");
+}
+
+field_result<uint32_t> limit_field(const json& obj) {
+  auto it = obj.find("limit");
+  if (it == obj.end())
+    return max_backfill_limit;
+  // docs/protocol.md "Rules": limit is clamped to 1 ... 100; only a non-integer is refused.
+  auto clamp = [](auto v) {
+    return static_cast<uint32_t>(v < 1 ? 1 : (v > max_backfill_limit ? max_backfill_limit : v));
+  };
+  if (it->is_number_unsigned())
+    return clamp(it->get<uint64_t>());
+  if (it->is_number_integer())
+    return clamp(it->get<int64_t>());
+  return fail(error_code::bad_request, "limit must be an integer");
 }
 
 parse_result parse_client_frame(std::string_view text) {

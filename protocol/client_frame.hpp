@@ -8,6 +8,8 @@
 #include <variant>
 #include <vector>
 
+#include <nlohmann/json_fwd.hpp>
+
 #include "protocol/error_code.hpp"
 #include "protocol/ids.hpp"
 #include "protocol/presence_status.hpp"
@@ -74,5 +76,31 @@ parse_result parse_client_frame(std::string_view text);
 
 /// True for a valid client_msg_id: 1..64 characters of [A-Za-z0-9_-].
 bool valid_client_msg_id(std::string_view id);
+
+// -- Field validators ------------------------------------------------------------------------
+// The frame parser and the REST calls (runtime/rest_api.cpp) check fields with these same
+// functions, so a field is refused alike over WebSocket and HTTP. Each reads one field of a
+// JSON object and returns its value or the error it earns; the error carries no ref_id or
+// channel (the caller adds what it knows).
+
+/// A field's value, or the error it earns.
+template <class T>
+using field_result = std::variant<T, frame_error>;
+
+/// `text`: a string of 1..4000 bytes (the JSON parser has checked the UTF-8). Over-long ->
+/// msg_too_long; absent, not a string or empty -> bad_request.
+field_result<std::string> text_field(const nlohmann::json& obj);
+
+/// `client_msg_id`: a string that passes `valid_client_msg_id`.
+field_result<std::string> client_msg_id_field(const nlohmann::json& obj);
+
+/// `channel_id`: a canonical channel id string like "C42".
+field_result<channel_id> channel_id_field(const nlohmann::json& obj);
+
+/// `after_seq`: an integer 0..2^63-1 (seqs are BIGINT); 0 when absent.
+field_result<uint64_t> after_seq_field(const nlohmann::json& obj);
+
+/// `limit`: any integer, clamped to 1..100; 100 when absent.
+field_result<uint32_t> limit_field(const nlohmann::json& obj);
 
 } // namespace parley

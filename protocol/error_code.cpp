@@ -18,6 +18,8 @@ std::string_view to_string(error_code code) {
       return "unauthorized";
     case error_code::not_found:
       return "not_found";
+    case error_code::method_not_allowed:
+      return "method_not_allowed";
   }
   return "unknown";
 }
@@ -33,6 +35,8 @@ int http_status(error_code code) {
       return 403;
     case error_code::not_found:
       return 404;
+    case error_code::method_not_allowed:
+      return 405;
     case error_code::msg_too_long:
       return 413;
     case error_code::rate_limited:

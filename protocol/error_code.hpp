@@ -13,6 +13,7 @@ enum class error_code {
   unavailable,
   unauthorized, // REST only
   not_found,    // REST only
+  method_not_allowed, // REST only: the path exists, the method does not (HTTP 405)
 };
 
 /// The wire spelling, e.g. "not_in_channel".

@@ -7,7 +7,7 @@
 #include <boost/beast/websocket.hpp>
 #include <openssl/ssl.h>
 
-#include "protocol/jwt.hpp"
+#include "runtime/auth.hpp"
 #include "runtime/request_target.hpp"
 #include "runtime/ws_session.hpp"
 
@@ -138,35 +138,20 @@ void http_session<Stream>::upgrade(rest_api::request req) {
     reply(error_reply(400, "bad_request", "workspace_id must look like W1"), false);
     return;
   }
-  std::string token = target.param("token");
-  if (token.empty())
-    token = bearer_token(req);
-  if (token.empty()) {
+  // A token in the query wins over the header (browsers cannot set headers on a WebSocket).
+  auto auth = authenticate_user(req, ctx_.config.jwt_secret, target.param("token"), *ws);
+  if (!auth.claims) {
     ctx_.node->metrics->rejected_unauthorized->Increment();
-    reply(error_reply(401, "unauthorized", "missing token"), false);
-    return;
-  }
-  auto verified = jwt_verify(token, ctx_.config.jwt_secret, std::time(nullptr));
-  auto claims = std::get_if<jwt_claims>(&verified);
-  if (!claims) {
-    auto why = std::string(to_string(std::get<jwt_error>(verified)));
-    ctx_.node->metrics->rejected_unauthorized->Increment();
-    reply(error_reply(401, "unauthorized", "invalid token: " + why), false);
-    return;
-  }
-  if (claims->workspace != *ws) {
-    ctx_.node->metrics->rejected_unauthorized->Increment();
-    reply(error_reply(401, "unauthorized", "token is for another workspace"), false);
+    reply(error_reply(401, "unauthorized", auth.error), false);
     return;
   }
   if (ctx_.open_connections >= ctx_.max_connections) {
-    ++ctx_.rejected_connections;
     ctx_.node->metrics->rejected_capacity->Increment();
     reply(error_reply(429, "rate_limited", "node is at its connection limit"), false);
     return;
   }
   beast::get_lowest_layer(stream_).expires_never();
-  std::make_shared<ws_session<Stream>>(hand_over(stream_), ctx_, *claims)->run(std::move(req));
+  std::make_shared<ws_session<Stream>>(hand_over(stream_), ctx_, *auth.claims)->run(std::move(req));
 }
 
 template <class Stream>
@@ -175,6 +160,8 @@ void http_session<Stream>::reply(rest_reply r, bool keep_alive) {
   res->version(version_);
   res->result(static_cast<http::status>(r.status));
   res->set(http::field::server, "parley");
+  for (auto& [name, value] : r.headers)
+    res->set(name, value);
   if (r.status != 204) {
     res->set(http::field::content_type, r.content_type);
     res->body() = r.raw.empty() ? r.body.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace)

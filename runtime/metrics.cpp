@@ -78,8 +78,8 @@ std::string serialize(metric_list& out, server_context& ctx) {
 std::string render_metrics(server_context& ctx) {
   metric_list out;
   gauge(out, "parley_connections_open", "Open WebSocket connections.", ctx.open_connections);
-  gauge(out, "parley_connections_rejected_total", "Upgrades refused at the connection cap.",
-        ctx.rejected_connections, "counter");
+  // Upgrades refused at the connection cap: parley_connections_refused_total{reason="capacity"}
+  // of the node registry (actors/actor_metrics.cpp).
   gauge(out, "parley_channels_active", "Active channel actors and stubs on this node.",
         ctx.node->channels.size());
   auto& c = ctx.node->counters;

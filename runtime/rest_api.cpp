@@ -1,6 +1,5 @@
 #include "runtime/rest_api.hpp"
 
-#include <ctime>
 #include <limits>
 #include <optional>
 
@@ -10,8 +9,10 @@
 #include "actors/errors.hpp"
 #include "actors/interfaces.hpp"
 #include "protocol/client_frame.hpp"
+#include "protocol/clock.hpp"
 #include "protocol/jwt.hpp"
 #include "protocol/server_frame.hpp"
+#include "runtime/auth.hpp"
 #include "runtime/metrics.hpp"
 #include "runtime/request_target.hpp"
 #include "runtime/routes.hpp"
@@ -35,26 +36,18 @@ rest_reply code_reply(error_code code, const std::string& message) {
   return error_reply(http_status(code), std::string(to_string(code)), message);
 }
 
-/// User calls: over REST an unknown channel fails the member check first -> 403.
+/// A failed actor request, as the caller may see it (actors/errors.hpp `to_client_error`).
+rest_reply failure_reply(const caf::error& err, asker who) {
+  auto e = to_client_error(err, who);
+  return code_reply(e.code, e.message);
+}
+
 rest_reply user_error(const caf::error& err) {
-  auto code = to_error_code(err);
-  if (code == error_code::not_found)
-    code = error_code::not_in_channel;
-  switch (code) {
-    case error_code::not_in_channel:
-      return code_reply(code, "not a member of this channel");
-    case error_code::rate_limited:
-      return code_reply(code, "too many messages, slow down");
-    default:
-      return code_reply(error_code::unavailable, "temporarily unavailable, retry later");
-  }
+  return failure_reply(err, asker::user);
 }
 
 rest_reply admin_error(const caf::error& err) {
-  auto code = to_error_code(err);
-  if (code == error_code::not_found)
-    return code_reply(code, "no such channel");
-  return code_reply(error_code::unavailable, "temporarily unavailable, retry later");
+  return failure_reply(err, asker::admin);
 }
 
 rest_reply frame_error_reply(const frame_error& e) {
@@ -81,7 +74,7 @@ std::optional<json> parse_body(const rest_api::request& req) {
 }
 
 /// Query values as JSON: integers stay numbers, anything else a string (then refused by the
-/// frame validation with bad_request).
+/// field validators with bad_request).
 json query_value(const std::string& v) {
   if (!v.empty() && v.size() < 20 && v.find_first_not_of("-0123456789") == std::string::npos) {
     try {
@@ -117,6 +110,8 @@ public:
         return with_user([this](principal who) { get_presence(who); });
       case endpoint::open_dm:
         return with_user([this](principal who) { post_dm(who); });
+      case endpoint::list_channels:
+        return with_user([this](principal who) { list_channels(who); });
       case endpoint::create_channel:
         return with_admin([this] { create_channel(); });
       case endpoint::add_members:
@@ -139,19 +134,18 @@ public:
 
 
 private:
-  void method_not_allowed() { done_(error_reply(405, "bad_request", "method not allowed")); }
+  void method_not_allowed() {
+    auto r = code_reply(error_code::method_not_allowed, "method not allowed");
+    r.headers.emplace_back("Allow", allowed_methods(target_.segments, ctx_.config.dev_login));
+    done_(std::move(r));
+  }
 
   template <class F>
   void with_user(F f) {
-    auto token = bearer_token(req_);
-    if (token.empty())
-      return done_(error_reply(401, "unauthorized", "missing bearer token"));
-    auto verified = jwt_verify(token, ctx_.config.jwt_secret, std::time(nullptr));
-    auto claims = std::get_if<jwt_claims>(&verified);
-    if (!claims)
-      return done_(error_reply(401, "unauthorized",
-                               "invalid token: " + std::string(to_string(std::get<jwt_error>(verified)))));
-    f(principal{claims->workspace, claims->user});
+    auto auth = authenticate_user(req_, ctx_.config.jwt_secret);
+    if (!auth.claims)
+      return done_(error_reply(401, "unauthorized", auth.error));
+    f(auth.who());
   }
 
   template <class F>
@@ -176,14 +170,19 @@ private:
     auto body = parse_body(req_);
     if (!body)
       return done_(error_reply(400, "bad_request", "body must be a JSON object"));
-    // The same validation as the WebSocket frame.
-    (*body)["type"] = "message.send";
-    (*body)["channel_id"] = ch->str();
-    auto parsed = parse_client_frame(body->dump(-1, ' ', false, json::error_handler_t::replace));
-    if (auto err = std::get_if<frame_error>(&parsed))
+    // The field validators of the WebSocket frame, in its order: text, then client_msg_id.
+    auto text = text_field(*body);
+    if (auto err = std::get_if<frame_error>(&text))
       return done_(frame_error_reply(*err));
-    auto& f = std::get<send_frame>(std::get<client_frame>(parsed));
-    send_request req{who, *ch, f.client_msg_id, f.text, gateway_actor{}, 0};
+    auto cmid = client_msg_id_field(*body);
+    if (auto err = std::get_if<frame_error>(&cmid))
+      return done_(frame_error_reply(*err));
+    send_request req{who,
+                     *ch,
+                     std::get<std::string>(std::move(cmid)),
+                     std::get<std::string>(std::move(text)),
+                     gateway_actor{},
+                     0};
     auto done = done_;
     ask(ctx_, ctx_.node->channels.get(*ch), done_, user_error,
         [done](const send_reply& r) {
@@ -199,15 +198,17 @@ private:
     auto ch = channel_segment();
     if (!ch)
       return;
-    json frame{{"type", "backfill"}, {"channel_id", ch->str()}};
-    if (target_.has("after_seq"))
-      frame["after_seq"] = query_value(target_.param("after_seq"));
-    if (target_.has("limit"))
-      frame["limit"] = query_value(target_.param("limit"));
-    auto parsed = parse_client_frame(frame.dump());
-    if (auto err = std::get_if<frame_error>(&parsed))
+    // The query parameters as JSON values, checked by the field validators of `backfill`.
+    json params = json::object();
+    for (auto key : {"after_seq", "limit"})
+      if (target_.has(key))
+        params[key] = query_value(target_.param(key));
+    auto after_seq = after_seq_field(params);
+    if (auto err = std::get_if<frame_error>(&after_seq))
       return done_(frame_error_reply(*err));
-    auto& f = std::get<backfill_frame>(std::get<client_frame>(parsed));
+    auto limit = limit_field(params);
+    if (auto err = std::get_if<frame_error>(&limit))
+      return done_(frame_error_reply(*err));
     auto done = done_;
     ask(ctx_, ctx_.node->channels.get(*ch), done_, user_error,
         [done](const backfill_page& page) {
@@ -218,7 +219,7 @@ private:
                                     {"messages", std::move(msgs)},
                                     {"has_more", page.has_more}}});
         },
-        backfill_atom::value, who, f.after_seq, f.limit);
+        backfill_atom::value, who, std::get<uint64_t>(after_seq), std::get<uint32_t>(limit));
   }
 
   void get_presence(principal who) {
@@ -235,6 +236,28 @@ private:
           done(rest_reply{200, json{{"channel_id", id.str()}, {"users", std::move(users)}}});
         },
         who_atom::value, who);
+  }
+
+  /// GET /v1/channels: the caller's channels in its token's workspace, DMs included, with
+  /// names and latest seqs; a DM also lists its members (the page names it after the other).
+  void list_channels(principal who) {
+    auto done = done_;
+    ask(ctx_, ctx_.node->store, done_, user_error,
+        [done](const std::vector<storage::channel_summary>& list) {
+          json channels = json::array();
+          for (auto& c : list) {
+            json entry{{"channel_id", c.id.str()}, {"name", c.name}, {"latest_seq", c.latest_seq}};
+            if (c.is_dm) {
+              json members = json::array();
+              for (auto u : c.members)
+                members.push_back(u.str());
+              entry["members"] = std::move(members);
+            }
+            channels.push_back(std::move(entry));
+          }
+          done(rest_reply{200, json{{"channels", std::move(channels)}}});
+        },
+        list_channels_atom::value, who.workspace, who.user);
   }
 
   std::optional<std::vector<user_id>> user_list(const json& body, const char* field) {
@@ -359,7 +382,7 @@ private:
     auto ws = body ? workspace_id::parse(field("workspace_id")) : std::nullopt;
     if (!user || !ws)
       return done_(error_reply(400, "bad_request", "user_id and workspace_id must look like U1 and W1"));
-    jwt_claims claims{*user, *ws, static_cast<int64_t>(std::time(nullptr)) + 12 * 3600};
+    jwt_claims claims{*user, *ws, now_us() / 1'000'000 + 12 * 3600};
     done_(rest_reply{200, json{{"token", jwt_sign(claims, ctx_.config.jwt_secret)}}});
   }
 

@@ -2,6 +2,8 @@
 
 #include <functional>
 #include <string>
+#include <utility>
+#include <vector>
 
 #include <boost/beast/http.hpp>
 #include <nlohmann/json.hpp>
@@ -16,6 +18,7 @@ struct rest_reply {
   nlohmann::json body;
   std::string content_type = "application/json";
   std::string raw; // used instead of `body` when set (e.g. /metrics)
+  std::vector<std::pair<std::string, std::string>> headers; // extra headers, e.g. `Allow`
 };
 
 /// The REST endpoints of docs/protocol.md on the shared listener. Runs on Asio threads and never

@@ -24,8 +24,11 @@ endpoint match_route(verb m, const std::vector<std::string>& s, bool dev_login) 
     return endpoint::not_found;
   auto& area = s[1];
   if (area == "channels") {
-    if (s.size() == 2)
+    if (s.size() == 2) {
+      if (m == verb::get)
+        return endpoint::list_channels;
       return only(m, verb::post, endpoint::create_channel);
+    }
     if (s.size() == 4 && s[3] == "messages") {
       if (m == verb::post)
         return endpoint::post_message;
@@ -48,6 +51,19 @@ endpoint match_route(verb m, const std::vector<std::string>& s, bool dev_login) 
   if (area == "admin" && s.size() == 3 && s[2] == "actors")
     return only(m, verb::get, endpoint::admin_actors);
   return endpoint::not_found;
+}
+
+std::string allowed_methods(const std::vector<std::string>& segments, bool dev_login) {
+  std::string allow;
+  for (auto m : {verb::get, verb::post, verb::delete_}) {
+    auto e = match_route(m, segments, dev_login);
+    if (e == endpoint::method_not_allowed || e == endpoint::not_found)
+      continue;
+    if (!allow.empty())
+      allow += ", ";
+    allow += std::string(boost::beast::http::to_string(m));
+  }
+  return allow;
 }
 
 } // namespace parley

@@ -19,6 +19,7 @@ enum class endpoint {
   get_messages,       // GET  /v1/channels/{id}/messages
   get_presence,       // GET  /v1/channels/{id}/presence
   open_dm,            // POST /v1/dms
+  list_channels,      // GET  /v1/channels: the caller's channels
   create_channel,     // POST /v1/channels (admin)
   add_members,        // POST /v1/channels/{id}/members (admin)
   remove_member,      // DELETE /v1/channels/{id}/members/{user} (admin)
@@ -32,5 +33,9 @@ enum class endpoint {
 /// Matches a request's method and path segments to an endpoint.
 endpoint match_route(boost::beast::http::verb method, const std::vector<std::string>& segments,
                      bool dev_login);
+
+/// The methods a path answers, for the `Allow` header of a 405 (e.g. "GET, POST"); empty for
+/// a path that does not exist.
+std::string allowed_methods(const std::vector<std::string>& segments, bool dev_login);
 
 } // namespace parley

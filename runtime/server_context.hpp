@@ -25,7 +25,6 @@ struct server_context {
   size_t max_connections = 0;
   std::atomic<size_t> open_connections{0};
   std::atomic<uint64_t> next_connection_id{1};
-  std::atomic<uint64_t> rejected_connections{0};
   rest_api* rest = nullptr;
   io_lanes* lanes = nullptr; // the Asio threads sessions run on (runtime/io_lanes.hpp)
   std::shared_ptr<boost::asio::ssl::context> tls; // set: the listener serves TLS only

@@ -1,5 +1,6 @@
 #pragma once
 
+#include <cstdint>
 #include <optional>
 #include <string>
 #include <vector>
@@ -16,6 +17,15 @@ struct channel_info {
   workspace_id workspace;
   std::string name; // empty for a DM
   bool is_dm = false;
+};
+
+/// A channel as a member's channel list shows it (GET /v1/channels).
+struct channel_summary {
+  channel_id id;
+  std::string name;             // as stored: empty for a DM
+  uint64_t latest_seq = 0;      // the newest stored seq, 0 before the first message
+  bool is_dm = false;
+  std::vector<user_id> members; // a DM's members, ascending (empty for other channels)
 };
 
 /// Channels and their members. Blocking and single-threaded like `message_log`.
@@ -50,6 +60,11 @@ public:
   /// Lists the channels a user is a member of, ascending by id.
   virtual caf::expected<std::vector<channel_id>> channels_of(workspace_id workspace,
                                                              user_id user) = 0;
+
+  /// Lists the channels a user is a member of, ascending by id, with their names and latest
+  /// seqs (and, for DMs, their members).
+  virtual caf::expected<std::vector<channel_summary>> list_channels(workspace_id workspace,
+                                                                    user_id user) = 0;
 };
 
 } // namespace parley::storage

@@ -120,6 +120,11 @@ caf::expected<std::vector<channel_id>> sharded_store::channels_of(workspace_id w
   return of(workspace).channels_of(workspace, user);
 }
 
+caf::expected<std::vector<channel_summary>> sharded_store::list_channels(workspace_id workspace,
+                                                                         user_id user) {
+  return of(workspace).list_channels(workspace, user);
+}
+
 // -- export_log ----------------------------------------------------------------------
 
 caf::expected<std::vector<chat_message>>

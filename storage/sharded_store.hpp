@@ -69,6 +69,9 @@ public:
   caf::expected<std::vector<channel_id>> channels_of(workspace_id workspace,
                                                      user_id user) override;
 
+  caf::expected<std::vector<channel_summary>> list_channels(workspace_id workspace,
+                                                            user_id user) override;
+
   // -- export_log -----------------------------------------------------------
 
   /// Merges every shard's unexported messages in (workspace, channel, seq) order.

@@ -20,6 +20,8 @@
 #include <soci/mysql/soci-mysql.h>
 #endif
 
+#include "protocol/client_frame.hpp"
+#include "protocol/clock.hpp"
 #include "storage/errors.hpp"
 #include "storage/shard_map.hpp"
 
@@ -397,11 +399,6 @@ long long to_db(uint64_t value, const char* what) {
   return static_cast<long long>(value);
 }
 
-long long now_micros() {
-  using namespace std::chrono;
-  return duration_cast<microseconds>(system_clock::now().time_since_epoch()).count();
-}
-
 /// Runs `f` (returning `caf::expected<T>`) and turns every exception into a storage error.
 template <class F>
 auto guarded(const char* operation, F&& f) -> decltype(f()) {
@@ -478,7 +475,8 @@ std::string message_columns(const sql_dialect& d) {
          + d.ts_out("ts");
 }
 
-constexpr size_t max_client_msg_id = 64; // docs/protocol.md "Rules": 1 ... 64 characters
+// The schemas above declare client_msg_id VARCHAR(64) / VARBINARY(64).
+static_assert(max_client_msg_id == 64, "client_msg_id columns must match the protocol limit");
 
 } // namespace
 
@@ -646,7 +644,8 @@ soci_store::append(const std::vector<chat_message>& batch) {
       to_db(msg.seq, "channel_seq");
       to_db(msg.user.value, "user id");
       if (msg.client_msg_id.size() > max_client_msg_id)
-        throw invalid_request("client_msg_id longer than 64 bytes");
+        throw invalid_request("client_msg_id longer than " + std::to_string(max_client_msg_id)
+                              + " bytes");
     }
     long long workspace = 0, channel = 0, seq = 0, user = 0, ts = 0;
     std::string client_msg_id, text;
@@ -776,7 +775,7 @@ caf::expected<channel_id> soci_store::create_channel(workspace_id workspace,
     long long w = to_db(workspace.value, "workspace id");
     for (auto member : members)
       to_db(member.value, "user id");
-    long long now = now_micros();
+    long long now = now_us();
     write_transaction tx{*sql_, dialect_};
     *sql_ << "INSERT INTO channels (workspace_id, name, dm_key, created_at)"
              " VALUES (:w, :n, NULL, " + dialect_.ts_in(":t") + ")",
@@ -819,7 +818,7 @@ caf::expected<channel_id> soci_store::open_dm(workspace_id workspace, user_id a,
       tx.commit();
       return channel_id{static_cast<uint64_t>(c)};
     }
-    long long now = now_micros();
+    long long now = now_us();
     std::string empty_name;
     soci::statement insert
       = (sql_->prepare << dialect_.insert_ignore(
@@ -878,7 +877,7 @@ caf::expected<bool> soci_store::add_member(workspace_id workspace, channel_id ch
     long long w = to_db(workspace.value, "workspace id");
     long long c = to_db(channel.value, "channel id");
     long long u = to_db(user.value, "user id");
-    long long now = now_micros();
+    long long now = now_us();
     soci::statement insert
       = (sql_->prepare << dialect_.insert_ignore(
            "channel_members (workspace_id, channel_id, user_id, joined_at)"
@@ -920,6 +919,61 @@ caf::expected<std::vector<channel_id>> soci_store::channels_of(workspace_id work
     while (select.fetch())
       channels.emplace_back(static_cast<uint64_t>(c));
     return channels;
+  });
+}
+
+caf::expected<std::vector<channel_summary>> soci_store::list_channels(workspace_id workspace,
+                                                                      user_id user) {
+  using result = caf::expected<std::vector<channel_summary>>;
+  return guarded("list_channels", [&]() -> result {
+    long long w = to_db(workspace.value, "workspace id");
+    long long u = to_db(user.value, "user id");
+    std::vector<channel_summary> list;
+    long long c = 0, latest = 0, dm = 0;
+    std::string name;
+    // The latest seq is one probe of the messages primary key per channel.
+    soci::statement select
+      = (sql_->prepare << "SELECT m.channel_id, c.name,"
+                          " CASE WHEN c.dm_key IS NULL THEN 0 ELSE 1 END,"
+                          " COALESCE((SELECT MAX(x.channel_seq) FROM messages x"
+                          " WHERE x.workspace_id = m.workspace_id"
+                          " AND x.channel_id = m.channel_id), 0)"
+                          " FROM channel_members m JOIN channels c ON c.channel_id = m.channel_id"
+                          " WHERE m.workspace_id = :w AND m.user_id = :u ORDER BY m.channel_id",
+         soci::use(w), soci::use(u), soci::into(c), soci::into(name), soci::into(dm),
+         soci::into(latest));
+    select.execute();
+    bool any_dm = false;
+    while (select.fetch()) {
+      channel_summary s;
+      s.id = channel_id{static_cast<uint64_t>(c)};
+      s.name = name;
+      s.latest_seq = static_cast<uint64_t>(latest);
+      s.is_dm = dm != 0;
+      any_dm = any_dm || s.is_dm;
+      list.push_back(std::move(s));
+    }
+    if (!any_dm)
+      return list;
+    // The members of the user's DMs, so a list can name a DM after the other member.
+    long long member = 0;
+    soci::statement dm_members
+      = (sql_->prepare << "SELECT o.channel_id, o.user_id FROM channel_members m"
+                          " JOIN channels c ON c.channel_id = m.channel_id"
+                          " JOIN channel_members o ON o.workspace_id = m.workspace_id"
+                          " AND o.channel_id = m.channel_id"
+                          " WHERE m.workspace_id = :w AND m.user_id = :u"
+                          " AND c.dm_key IS NOT NULL ORDER BY o.channel_id, o.user_id",
+         soci::use(w), soci::use(u), soci::into(c), soci::into(member));
+    dm_members.execute();
+    while (dm_members.fetch()) {
+      auto id = channel_id{static_cast<uint64_t>(c)};
+      auto it = std::lower_bound(list.begin(), list.end(), id,
+                                 [](const channel_summary& s, channel_id x) { return s.id < x; });
+      if (it != list.end() && it->id == id && it->is_dm)
+        it->members.emplace_back(static_cast<uint64_t>(member));
+    }
+    return list;
   });
 }
 

@@ -76,6 +76,9 @@ public:
   caf::expected<std::vector<channel_id>> channels_of(workspace_id workspace,
                                                      user_id user) override;
 
+  caf::expected<std::vector<channel_summary>> list_channels(workspace_id workspace,
+                                                            user_id user) override;
+
   // -- export_log -----------------------------------------------------------
 
   caf::expected<std::vector<chat_message>> read_unexported(const std::string& stream,

@@ -159,7 +159,9 @@ function renderChannels() {
     item.dataset.channel = id;
     const button = el('button', 'channel-link');
     button.type = 'button';
-    button.append(el('span', 'hash', '#'), el('span', 'name', id));
+    button.title = id;
+    const label = client.label(id);
+    button.append(el('span', 'hash', label.prefix), el('span', 'name', label.text));
     const unread = id === client.activeId ? 0 : ch.unread(client.userId);
     if (unread > 0) button.append(el('span', 'unread', String(unread)));
     button.addEventListener('click', () => {
@@ -177,7 +179,9 @@ function formatTime(tsMicros) {
 
 function renderChannel() {
   const ch = client.activeId ? client.channels.get(client.activeId) : null;
-  $('channel-title').textContent = ch ? `# ${ch.id}` : 'No channel';
+  const label = ch ? client.label(ch.id) : null;
+  $('channel-title').textContent = ch ? `${label.prefix} ${label.text}` : 'No channel';
+  $('channel-title').title = ch ? ch.id : '';
   $('composer').hidden = !ch;
 
   const people = $('people');

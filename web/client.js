@@ -74,6 +74,8 @@ export class ParleyClient extends EventTarget {
     this.userId = session.userId;
     this.state = 'connecting';     // connecting | connected | reconnecting | offline
     this.channels = new Map();     // channel_id -> Channel
+    this.channelInfo = new Map();  // channel_id -> {name, members} from GET /v1/channels
+    this.infoRequest = 0;          // the newest channel list request; older answers are dropped
     this.presence = new Map();     // user_id -> online | away | offline (presence is per user)
     this.pending = new Map();      // client_msg_id -> unacked send
     this.activeId = null;
@@ -238,6 +240,7 @@ export class ParleyClient extends EventTarget {
       }
     }
     this.state = 'connected';
+    this.loadChannelInfo();
     if (!this.activeId || !this.channels.has(this.activeId)) this.activeId = this.firstChannelId();
     if (this.activeId) this.sendFrame({ type: 'presence.get', channel_id: this.activeId });
     for (const p of this.pending.values()) if (p.status !== 'failed') this.trySend(p);
@@ -307,6 +310,7 @@ export class ParleyClient extends EventTarget {
     ch.readSeq = this.readMap[ch.id];
     if (ch.lastSeq === null) this.loadHistory(ch);
     if (!this.activeId) this.activeId = ch.id;
+    this.loadChannelInfo();
     this.emit('change');
   }
 
@@ -358,6 +362,34 @@ export class ParleyClient extends EventTarget {
   }
 
   // ---- requests ------------------------------------------------------------------------
+
+  /// Fetches the channels' names (GET /v1/channels). Best effort: on failure the list keeps
+  /// showing ids, and the next hello_ack or channel.joined asks again.
+  async loadChannelInfo() {
+    const request = ++this.infoRequest;
+    try {
+      const res = await fetch(new URL('/v1/channels', this.baseUrl), {
+        headers: { Authorization: `Bearer ${this.session.token}` },
+      });
+      if (!res.ok) return;
+      const body = await res.json();
+      if (request !== this.infoRequest || this.stopped) return;
+      this.channelInfo = new Map((body.channels || []).map((c) => [c.channel_id, c]));
+      this.emit('change');
+    } catch {
+      // Offline or refused: ids stay.
+    }
+  }
+
+  /// How the page names a channel: {prefix: '#', text: 'general'}; a DM without a name
+  /// {prefix: '@', text: 'U2'} after its other member; the id while nothing better is known.
+  label(id) {
+    const info = this.channelInfo.get(id);
+    if (info && info.name) return { prefix: '#', text: info.name };
+    const other = info && info.members ? info.members.find((u) => u !== this.userId) : null;
+    if (other) return { prefix: '@', text: other };
+    return { prefix: '#', text: id };
+  }
 
   channel(id) {
     if (!this.channels.has(id)) this.channels.set(id, new Channel(id));

@@ -7,6 +7,7 @@
 #include <string>
 #include <vector>
 
+#include "protocol/clock.hpp"
 #include "tests/support/actor_fixture.hpp"
 
 namespace parley::test {

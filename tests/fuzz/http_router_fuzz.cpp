@@ -6,7 +6,7 @@
 #include <boost/beast/http.hpp>
 
 #include "protocol/ids.hpp"
-#include "protocol/jwt.hpp"
+#include "runtime/auth.hpp"
 #include "runtime/request_target.hpp"
 #include "runtime/routes.hpp"
 
@@ -26,12 +26,10 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   auto& req = parser.get();
   auto target = parley::parse_target(std::string_view(req.target().data(), req.target().size()));
   (void) parley::match_route(req.method(), target.segments, true);
+  (void) parley::allowed_methods(target.segments, true);
   if (target.segments.size() >= 3)
     (void) parley::channel_id::parse(target.segments[2]);
-  (void) parley::workspace_id::parse(target.param("workspace_id"));
-  auto token = parley::bearer_token(req);
-  if (token.empty())
-    token = target.param("token");
-  (void) parley::jwt_verify(token, "fuzz-secret", 1700000000);
+  auto ws = parley::workspace_id::parse(target.param("workspace_id"));
+  (void) parley::authenticate_user(req, "fuzz-secret", target.param("token"), ws);
   return 0;
 }

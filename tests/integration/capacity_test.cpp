@@ -92,4 +92,9 @@ TEST_CASE("upgrades beyond the connection cap get HTTP 429 and no 101", "[integr
   auto refused = c.connect(node.base_url(), ws_target(node_process::token("U3")));
   CHECK(refused.status == 429);
   CHECK(nlohmann::json::parse(refused.body)["code"] == "rate_limited");
+  // Counted once, in the family the dashboard reads (cluster-config/grafana-dashboard.json).
+  auto metrics = node.http("GET", "/metrics").body;
+  CHECK(metrics.find("parley_connections_refused_total{reason=\"capacity\"} 1\n")
+        != std::string::npos);
+  CHECK(metrics.find("parley_connections_rejected_total") == std::string::npos);
 }

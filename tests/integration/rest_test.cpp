@@ -1,6 +1,7 @@
 // REST on the node's listener: send, history, DMs, admin calls and workspace isolation.
 
 #include <chrono>
+#include <map>
 
 #include <catch2/catch.hpp>
 
@@ -125,6 +126,14 @@ TEST_CASE("REST errors are JSON with the documented status and code", "[integrat
                 "not_in_channel");
   expect_status(post_message(node, "C999999", ok_body, u1), 403, "not_in_channel");
 
+  // 405: a known path with a method it does not answer, with the methods it does.
+  auto wrong = node.http("DELETE", target, "", u1);
+  expect_status(wrong, 405, "method_not_allowed");
+  CHECK(wrong.headers["allow"] == "GET, POST");
+  auto dms = node.http("GET", "/v1/dms", "", u1);
+  expect_status(dms, 405, "method_not_allowed");
+  CHECK(dms.headers["allow"] == "POST");
+
   // 404: removing a non-member (admin).
   expect_status(node.http("DELETE", "/v1/channels/" + channel + "/members/U99", "",
                           test_admin_token),
@@ -215,4 +224,48 @@ TEST_CASE("a user of another workspace can neither read nor send to a channel",
   auto w1 = open_session(node, "U1", "W1");
   CHECK(w1.hello_ack["channels"].contains(w1_channel));
   CHECK_FALSE(w1.hello_ack["channels"].contains(w2_channel));
+}
+
+TEST_CASE("GET /v1/channels lists the caller's channels of its workspace with names",
+          "[integration][rest][channels]") {
+  node_process node;
+  auto general = node.create_channel("W1", "general", {"U1", "U2"});
+  auto others = node.create_channel("W1", "others-only", {"U2"});
+  auto w2 = node.create_channel("W2", "w2-general", {"U1"});
+  auto u1 = node_process::token("U1");
+  expect_status(post_message(node, general, {{"text", "hi"}, {"client_msg_id", "l-1"}}, u1), 200);
+  expect_status(post_message(node, general, {{"text", "again"}, {"client_msg_id", "l-2"}}, u1),
+                200);
+  auto dm = expect_status(
+      node.http("POST", "/v1/dms", json{{"user_ids", {"U1", "U3"}}}.dump(), u1), 200)
+                .value("channel_id", "");
+
+  auto list = expect_status(node.http("GET", "/v1/channels", "", u1), 200);
+  REQUIRE(list["channels"].is_array());
+  std::map<std::string, json> by_id;
+  for (auto& c : list["channels"])
+    by_id[c.value("channel_id", "")] = c;
+  // Only U1's channels of W1: not U2's, not the W2 channel of another user U1.
+  CHECK(by_id.size() == 2);
+  CHECK_FALSE(by_id.count(others));
+  CHECK_FALSE(by_id.count(w2));
+  REQUIRE(by_id.count(general));
+  CHECK(by_id[general].value("name", "") == "general");
+  CHECK(by_id[general].value("latest_seq", uint64_t{0}) == 2);
+  CHECK_FALSE(by_id[general].contains("members"));
+  REQUIRE(by_id.count(dm));
+  CHECK(by_id[dm].value("name", "?").empty());
+  CHECK(by_id[dm].value("latest_seq", uint64_t{9}) == 0);
+  CHECK(by_id[dm]["members"] == json::array({"U1", "U3"}));
+
+  // The same user id in W2 is another person with its own channels.
+  auto w2_u1 = node_process::token("U1", "W2");
+  auto w2_list = expect_status(node.http("GET", "/v1/channels", "", w2_u1), 200);
+  REQUIRE(w2_list["channels"].size() == 1);
+  CHECK(w2_list["channels"][0].value("channel_id", "") == w2);
+  CHECK(w2_list["channels"][0].value("name", "") == "w2-general");
+
+  expect_status(node.http("GET", "/v1/channels", "", ""), 401, "unauthorized");
+  expect_status(node.http("GET", "/v1/channels", "", "garbage"), 401, "unauthorized");
+  expect_status(node.http("GET", "/v1/channels", "", test_admin_token), 401, "unauthorized");
 }

@@ -575,3 +575,40 @@ TEST_CASE("parse_client_frame never throws on mutated frames", "[protocol][frame
   CHECK(frames > 100);
   CHECK(errors > 100);
 }
+
+TEST_CASE("the field validators shared with REST check one field each", "[protocol][fields]") {
+  using nlohmann::json;
+  auto code_of = [](const auto& result) {
+    REQUIRE(std::holds_alternative<frame_error>(result));
+    auto& e = std::get<frame_error>(result);
+    CHECK_FALSE(e.message.empty());
+    CHECK_FALSE(e.ref_id); // the caller adds its context
+    return e.code;
+  };
+  CHECK(std::get<std::string>(text_field(json{{"text", "hi"}})) == "hi");
+  CHECK(std::get<std::string>(text_field(json{{"text", std::string(4000, 'x')}})).size() == 4000);
+  CHECK(code_of(text_field(json{{"text", std::string(4001, 'x')}})) == error_code::msg_too_long);
+  CHECK(code_of(text_field(json{{"text", ""}})) == error_code::bad_request);
+  CHECK(code_of(text_field(json{{"text", 5}})) == error_code::bad_request);
+  CHECK(code_of(text_field(json::object())) == error_code::bad_request);
+
+  CHECK(std::get<std::string>(client_msg_id_field(json{{"client_msg_id", "a-1_B"}})) == "a-1_B");
+  auto too_long = std::string(max_client_msg_id + 1, 'a');
+  CHECK(code_of(client_msg_id_field(json{{"client_msg_id", too_long}})) == error_code::bad_request);
+  CHECK(code_of(client_msg_id_field(json{{"client_msg_id", "has space"}}))
+        == error_code::bad_request);
+  CHECK(code_of(client_msg_id_field(json{{"client_msg_id", 7}})) == error_code::bad_request);
+
+  CHECK(std::get<channel_id>(channel_id_field(json{{"channel_id", "C42"}})) == channel_id{42});
+  CHECK(code_of(channel_id_field(json{{"channel_id", "C042"}})) == error_code::bad_request);
+
+  CHECK(std::get<uint64_t>(after_seq_field(json::object())) == 0);
+  CHECK(std::get<uint64_t>(after_seq_field(json{{"after_seq", 9}})) == 9);
+  CHECK(code_of(after_seq_field(json{{"after_seq", -1}})) == error_code::bad_request);
+  CHECK(code_of(after_seq_field(json{{"after_seq", "9"}})) == error_code::bad_request);
+
+  CHECK(std::get<uint32_t>(limit_field(json::object())) == max_backfill_limit);
+  CHECK(std::get<uint32_t>(limit_field(json{{"limit", 0}})) == 1);
+  CHECK(std::get<uint32_t>(limit_field(json{{"limit", 1000}})) == max_backfill_limit);
+  CHECK(code_of(limit_field(json{{"limit", "ten"}})) == error_code::bad_request);
+}

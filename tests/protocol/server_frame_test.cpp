@@ -180,10 +180,12 @@ TEST_CASE("error codes have their wire spelling and HTTP status", "[protocol][er
   CHECK(to_string(error_code::unavailable) == "unavailable");
   CHECK(to_string(error_code::unauthorized) == "unauthorized");
   CHECK(to_string(error_code::not_found) == "not_found");
+  CHECK(to_string(error_code::method_not_allowed) == "method_not_allowed");
   CHECK(http_status(error_code::bad_request) == 400);
   CHECK(http_status(error_code::unauthorized) == 401);
   CHECK(http_status(error_code::not_in_channel) == 403);
   CHECK(http_status(error_code::not_found) == 404);
+  CHECK(http_status(error_code::method_not_allowed) == 405);
   CHECK(http_status(error_code::msg_too_long) == 413);
   CHECK(http_status(error_code::rate_limited) == 429);
   CHECK(http_status(error_code::unavailable) == 503);

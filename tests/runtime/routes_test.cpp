@@ -20,6 +20,7 @@ TEST_CASE("REST routes map to their endpoints", "[runtime][routes]") {
   CHECK(route(verb::get, "/v1/channels/C1/presence") == endpoint::get_presence);
   CHECK(route(verb::post, "/v1/dms") == endpoint::open_dm);
   CHECK(route(verb::post, "/v1/channels") == endpoint::create_channel);
+  CHECK(route(verb::get, "/v1/channels") == endpoint::list_channels);
   CHECK(route(verb::post, "/v1/channels/C1/members") == endpoint::add_members);
   CHECK(route(verb::delete_, "/v1/channels/C1/members/U2") == endpoint::remove_member);
   CHECK(route(verb::get, "/v1/admin/actors") == endpoint::admin_actors);
@@ -41,6 +42,20 @@ TEST_CASE("wrong methods and unknown paths are refused", "[runtime][routes]") {
   CHECK(route(verb::post, "/v2/channels") == endpoint::not_found);
   CHECK(route(verb::get, "/v1/channels/C1/messages/extra") == endpoint::not_found);
   CHECK(route(verb::post, "/v1") == endpoint::not_found);
+}
+
+TEST_CASE("a 405 lists the methods the path answers", "[runtime][routes]") {
+  auto allow = [](const char* target, bool dev = false) {
+    return allowed_methods(parse_target(target).segments, dev);
+  };
+  CHECK(allow("/v1/channels/C1/messages") == "GET, POST");
+  CHECK(allow("/v1/dms") == "POST");
+  CHECK(allow("/v1/channels") == "GET, POST");
+  CHECK(allow("/v1/channels/C1/members/U2") == "DELETE");
+  CHECK(allow("/healthz") == "GET");
+  CHECK(allow("/v1/dev/token") == "");
+  CHECK(allow("/v1/dev/token", true) == "POST");
+  CHECK(allow("/v1/nope") == "");
 }
 
 TEST_CASE("dev login exists only when enabled", "[runtime][routes]") {

@@ -178,6 +178,64 @@ TEST_CASE("channels_of lists a user's channels ascending within its workspace",
   CHECK(nobody->empty());
 }
 
+TEST_CASE("list_channels gives a user's channels with names, latest seqs and DM members",
+          "[storage][sql]") {
+  PARLEY_TEST_DATABASE(db);
+  auto store = db.open();
+  REQUIRE(store->create_channel(w1, "general", users({7, 8})));  // C1
+  REQUIRE(store->create_channel(w1, "theirs", users({8})));      // C2
+  REQUIRE(store->create_channel(w2, "elsewhere", users({7})));   // C3: another user 7
+  bool created = false;
+  REQUIRE(store->open_dm(w1, user_id{9}, user_id{7}, created)); // C4
+  REQUIRE(store->create_channel(w1, "quiet", users({7})));       // C5
+  std::vector<chat_message> batch;
+  for (uint64_t seq = 1; seq <= 3; ++seq) {
+    chat_message m;
+    m.workspace = w1;
+    m.channel = channel_id{1};
+    m.seq = seq;
+    m.user = user_id{8};
+    m.client_msg_id = "m" + std::to_string(seq);
+    m.text = "hello";
+    m.ts = 1'700'000'000'000'000 + static_cast<int64_t>(seq);
+    batch.push_back(m);
+  }
+  batch.push_back(batch.back());
+  batch.back().channel = channel_id{4};
+  batch.back().seq = 1;
+  batch.back().client_msg_id = "dm1";
+  REQUIRE(store->append(batch));
+
+  auto mine = store->list_channels(w1, user_id{7});
+  REQUIRE(mine);
+  REQUIRE(mine->size() == 3);
+  auto& general = (*mine)[0];
+  CHECK(general.id == channel_id{1});
+  CHECK(general.name == "general");
+  CHECK(general.latest_seq == 3);
+  CHECK_FALSE(general.is_dm);
+  CHECK(general.members.empty());
+  auto& dm = (*mine)[1];
+  CHECK(dm.id == channel_id{4});
+  CHECK(dm.name.empty());
+  CHECK(dm.latest_seq == 1);
+  CHECK(dm.is_dm);
+  CHECK(dm.members == users({7, 9}));
+  auto& quiet = (*mine)[2];
+  CHECK(quiet.id == channel_id{5});
+  CHECK(quiet.name == "quiet");
+  CHECK(quiet.latest_seq == 0);
+
+  // Another workspace's user 7 sees only its own channel; a stranger none.
+  auto other = store->list_channels(w2, user_id{7});
+  REQUIRE(other);
+  REQUIRE(other->size() == 1);
+  CHECK((*other)[0].name == "elsewhere");
+  auto nobody = store->list_channels(w1, user_id{99});
+  REQUIRE(nobody);
+  CHECK(nobody->empty());
+}
+
 TEST_CASE("two stores opening the same DMs at once agree on one channel per pair",
           "[storage][sql]") {
   PARLEY_TEST_DATABASE(db);

@@ -7,6 +7,7 @@
 #include "actors/connection.hpp"
 #include "actors/node_actors.hpp"
 #include "actors/register_types.hpp"
+#include "protocol/clock.hpp"
 
 namespace parley::test {
 

@@ -12,6 +12,7 @@
 #include "actors/cluster.hpp"
 #include "actors/connection.hpp"
 #include "actors/node_actors.hpp"
+#include "protocol/clock.hpp"
 #include "protocol/rendezvous.hpp"
 
 namespace parley::test {

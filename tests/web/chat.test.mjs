@@ -99,6 +99,14 @@ async function send(page, text) {
   await page.press('#text', 'Enter');
 }
 
+/// Waits until the channel list names `channel` `prefix` + `name`; checks the id tooltip.
+async function waitChannelName(page, channel, prefix, name) {
+  const item = `#channels li[data-channel="${channel}"]`;
+  await page.waitForSelector(`${item} .name:text-is("${name}")`, WAIT);
+  assert.equal(await page.$eval(`${item} .hash`, (e) => e.textContent), prefix);
+  assert.equal(await page.$eval(`${item} button`, (e) => e.title), channel);
+}
+
 const shot = (page, name) => page.screenshot({ path: join(artifacts, `${name}.png`) });
 
 before(async () => {
@@ -142,7 +150,11 @@ test('two users chat, one goes offline and catches up on reconnect', async () =>
   for (const { page } of [u1, u2]) {
     await page.waitForSelector(`#channels li[data-channel="${general}"].active`, WAIT);
     await page.waitForSelector(`#channels li[data-channel="${random}"]`, WAIT);
+    // Listed by name (GET /v1/channels), with the id as the tooltip.
+    await waitChannelName(page, general, '#', 'general');
+    await waitChannelName(page, random, '#', 'random');
   }
+  await u1.page.waitForSelector('#channel-title:text-is("# general")', WAIT);
 
   // Live chat both ways.
   await send(u1.page, 'Hi U2, is the deploy done?');
@@ -247,9 +259,26 @@ test('a dropped message.new is backfilled and an unavailable send is retried wit
   await send(u4.page, 'after the reconnect');
   await waitForTexts(u3.page, ['one', 'dropped', 'three', 'flaky', 'after the reconnect']);
 
-  // Membership changes reach an open page: channel.joined.
+  // Membership changes reach an open page: channel.joined, named once it is listed.
   const later = await createChannel('incidents', ['U3', 'U4']);
   await u3.page.waitForSelector(`#channels li[data-channel="${later}"]`, WAIT);
+  await waitChannelName(u3.page, later, '#', 'incidents');
+  // A DM has no name: the page shows the other member.
+  const tokenRes = await fetch(`${baseUrl}/v1/dev/token`, {
+    method: 'POST',
+    headers: { 'Content-Type': 'application/json' },
+    body: JSON.stringify({ user_id: 'U4', workspace_id: 'W1' }),
+  });
+  const { token } = await tokenRes.json();
+  const dmRes = await fetch(`${baseUrl}/v1/dms`, {
+    method: 'POST',
+    headers: { Authorization: `Bearer ${token}`, 'Content-Type': 'application/json' },
+    body: JSON.stringify({ user_ids: ['U3', 'U4'] }),
+  });
+  assert.equal(dmRes.status, 200, 'open a DM');
+  const dm = (await dmRes.json()).channel_id;
+  await waitChannelName(u3.page, dm, '@', 'U4');
+  await waitChannelName(u4.page, dm, '@', 'U3');
   await shot(u3.page, '5-gap-and-retry-u3');
 
   await u3.context.close();
