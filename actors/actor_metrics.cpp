@@ -125,10 +125,11 @@ actor_metrics::actor_metrics(size_t hot_channels)
     commit_seconds(latency_bounds()),
     registry_(std::make_shared<prometheus::Registry>()),
     hot_k_(hot_channels) {
-  auto& live = prometheus::BuildGauge()
-                 .Name("parley_actors_live")
-                 .Help("Live actors by kind (+1 when an actor's state is built, -1 when destroyed).")
-                 .Register(*registry_);
+  auto& live =
+    prometheus::BuildGauge()
+      .Name("parley_actors_live")
+      .Help("Live actors by kind (+1 when an actor's state is built, -1 when destroyed).")
+      .Register(*registry_);
   auto& processed = prometheus::BuildCounter()
                       .Name("parley_actor_messages_processed_total")
                       .Help("Messages handled by actors of each kind.")

@@ -87,8 +87,8 @@ struct actor_row {
   uint64_t processed;
 };
 
-/// The node-wide metrics registry (docs/architecture.md "Operators"), owned by node_context. Hot-path
-/// figures are prometheus-cpp counters and gauges (atomics) cached per kind, or atomic
+/// The node-wide metrics registry (docs/architecture.md "Operators"), owned by node_context.
+/// Hot-path figures are prometheus-cpp counters and gauges (atomics) cached per kind, or atomic
 /// histograms; figures derived from the live-actor table (mailbox depth, hot channels) are
 /// computed per scrape, so label cardinality stays bounded by the kinds and the top K channels.
 class actor_metrics {

@@ -5,8 +5,8 @@
 
 namespace parley {
 
-/// The inter-node circuit breaker of one peer node (docs/architecture.md "Backpressure", layer 3), as a
-/// pure state machine: no actors, no clock of its own, no locking. The caller reports each
+/// The inter-node circuit breaker of one peer node (docs/architecture.md "Backpressure", layer 3),
+/// as a pure state machine: no actors, no clock of its own, no locking. The caller reports each
 /// confirmed or missed delivery and asks before each delivery whether it may be sent.
 ///
 ///   closed    --`threshold` consecutive failures-->   open

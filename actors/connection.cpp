@@ -175,14 +175,16 @@ void on_hello(connection_self self, const hello_frame& hello) {
   st.current = connection_state::phase::greeting;
   st.registered = true;
   st.sink->hold();
-  self->request(st.node->gateway, st.node->limits.request_timeout * 3, register_atom::value,
-                st.id, st.who, st.sink)
-    .then([=](const std::vector<channel_position>& positions) { finish_hello(self, hello, positions); },
-          [=](caf::error&) {
-            self->state.sink->release({});
-            push_error(self, error_code::unavailable, "node could not register the session");
-            close(self, close_code::internal, "registration failed");
-          });
+  self
+    ->request(st.node->gateway, st.node->limits.request_timeout * 3, register_atom::value, st.id,
+              st.who, st.sink)
+    .then(
+      [=](const std::vector<channel_position>& positions) { finish_hello(self, hello, positions); },
+      [=](caf::error&) {
+        self->state.sink->release({});
+        push_error(self, error_code::unavailable, "node could not register the session");
+        close(self, close_code::internal, "registration failed");
+      });
 }
 
 void handle_frame(connection_self self, const std::string& text) {

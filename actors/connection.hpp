@@ -19,8 +19,8 @@
 namespace parley {
 
 /// One WebSocket session's protocol state machine (docs/architecture.md "Connection";
-/// docs/protocol.md "Rules"): hello/backfill, sends, pings, presence requests, timeouts. The socket lives on an Asio
-/// thread: frames arrive as messages, everything outbound goes to the sink.
+/// docs/protocol.md "Rules"): hello/backfill, sends, pings, presence requests, timeouts. The socket
+/// lives on an Asio thread: frames arrive as messages, everything outbound goes to the sink.
 struct connection_state {
   static inline const char* name = "connection";
 

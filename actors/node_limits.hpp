@@ -26,8 +26,8 @@ struct node_limits {
   size_t overload_backlog = 5000;          // messages waiting for fan-out (gateway + lanes)
   size_t overload_cursor_members = 100;    // under overload, channels above this go to cursor mode
   caf::timespan cursor_interval = std::chrono::milliseconds(250);
-  // Inter-node deliveries (docs/architecture.md "Backpressure", layer 3): a delivery to another node's
-  // gateway not confirmed within the deadline is a failure; `circuit_failures` consecutive
+  // Inter-node deliveries (docs/architecture.md "Backpressure", layer 3): a delivery to another
+  // node's gateway not confirmed within the deadline is a failure; `circuit_failures` consecutive
   // failures open that peer's circuit, which lets one probe through every probe interval.
   // A zero deadline turns confirmation and the circuit off (plain sends).
   caf::timespan internode_deadline = std::chrono::milliseconds(50);

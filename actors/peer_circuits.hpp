@@ -21,9 +21,9 @@ struct peer_circuit_row {
 };
 
 /// The circuit breakers of this node's delivery paths to its peers, one per peer node name,
-/// shared by every channel actor of the node (docs/architecture.md "Backpressure", layer 3): failures
-/// reported by any channel count for the peer. A short mutex, no I/O; entries are created on
-/// first use and kept (one per peer of the cluster file, so the label set stays bounded).
+/// shared by every channel actor of the node (docs/architecture.md "Backpressure", layer 3):
+/// failures reported by any channel count for the peer. A short mutex, no I/O; entries are created
+/// on first use and kept (one per peer of the cluster file, so the label set stays bounded).
 class peer_circuits {
 public:
   /// Asks whether a delivery to `peer` may go out at `now`; `threshold` and `probe_interval`

@@ -33,10 +33,12 @@ void register_types(caf::actor_system_config& cfg) {
   cfg.add_message_type<std::vector<channel_id>>("std::vector<parley::channel_id>");
   cfg.add_message_type<std::vector<channel_position>>("std::vector<parley::channel_position>");
   cfg.add_message_type<std::vector<presence_entry>>("std::vector<parley::presence_entry>");
-  cfg.add_error_category(protocol_error_category, [](uint8_t code, caf::atom_value, const caf::message&) {
-    return "parley:" + std::string(to_string(static_cast<error_code>(code - 1)));
-  });
-  cfg.add_error_category(storage::error_category, [](uint8_t code, caf::atom_value, const caf::message& ctx) {
+  cfg.add_error_category(
+    protocol_error_category, [](uint8_t code, caf::atom_value, const caf::message&) {
+      return "parley:" + std::string(to_string(static_cast<error_code>(code - 1)));
+    });
+  cfg.add_error_category(storage::error_category, [](uint8_t code, caf::atom_value,
+                                                     const caf::message& ctx) {
     return "storage:" + storage::to_string(static_cast<storage::errc>(code)) + " "
            + caf::to_string(ctx);
   });

@@ -13,7 +13,7 @@ if(CAF_FOUND AND NOT TARGET CAF::core)
   add_library(CAF::io UNKNOWN IMPORTED)
   set_target_properties(CAF::io PROPERTIES IMPORTED_LOCATION ${CAF_IO_LIBRARY}
                         INTERFACE_LINK_LIBRARIES CAF::core)
-  # TLS between nodes (runtime/cluster.cpp); part of Debian's libcaf-dev.
+  # TLS between nodes (actors/cluster.cpp); part of Debian's libcaf-dev.
   add_library(CAF::openssl UNKNOWN IMPORTED)
   set_target_properties(CAF::openssl PROPERTIES IMPORTED_LOCATION ${CAF_OPENSSL_LIBRARY}
                         INTERFACE_LINK_LIBRARIES "CAF::io;OpenSSL::SSL")

@@ -50,7 +50,8 @@ struct presence_get_frame {
   channel_id channel;
 };
 
-/// `ping`: `ts_json` is the client's `ts` re-serialized, echoed verbatim in the pong ("null" if absent).
+/// `ping`: `ts_json` is the client's `ts` re-serialized, echoed verbatim in the pong ("null" if
+/// absent).
 struct ping_frame {
   std::string ts_json = "null";
 };

@@ -2,7 +2,8 @@
 
 namespace parley {
 
-std::optional<nlohmann::json> parse_json_limited(std::string_view text, bool* too_deep_out) noexcept {
+std::optional<nlohmann::json> parse_json_limited(std::string_view text,
+                                                 bool* too_deep_out) noexcept {
   if (too_deep_out)
     *too_deep_out = false;
   // nlohmann's lexer takes a raw NUL for the end of input, which would accept trailing bytes

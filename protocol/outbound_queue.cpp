@@ -28,8 +28,8 @@ outbound_queue::push_result outbound_queue::push_message(frame_ptr frame, channe
   }
   auto result = push_result::queued;
   if (droppable_count_ >= limits_.max_droppable) {
-    // docs/protocol.md "Slow consumers": drop the oldest message.new; the client sees the gap through
-    // the channel.cursor sent once the queue drains.
+    // docs/protocol.md "Slow consumers": drop the oldest message.new; the client sees the gap
+    // through the channel.cursor sent once the queue drains.
     auto oldest = std::find_if(items_.begin(), items_.end(),
                                [](const item& i) { return i.droppable; });
     if (oldest != items_.end()) {

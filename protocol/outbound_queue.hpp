@@ -54,7 +54,8 @@ private:
   size_t droppable_count_ = 0;
   size_t control_bytes_ = 0;
   uint64_t dropped_ = 0;
-  std::map<channel_id, uint64_t> lost_; // channel -> highest seq seen, for channels that lost frames
+  std::map<channel_id, uint64_t>
+    lost_; // channel -> highest seq seen, for channels that lost frames
   std::map<channel_id, uint64_t> latest_seen_;
 };
 

@@ -4,7 +4,8 @@ namespace parley {
 
 namespace {
 
-// Frames keep the field order of docs/protocol.md ("type" first), which plain nlohmann::json would sort.
+// Frames keep the field order of docs/protocol.md ("type" first), which plain nlohmann::json would
+// sort.
 using ojson = nlohmann::ordered_json;
 
 std::string dump(const ojson& j) {

@@ -17,7 +17,8 @@ namespace parley {
 /// An encoded server frame. Immutable once shared: one encoding serves every recipient.
 using frame_ptr = std::shared_ptr<const std::string>;
 
-/// The `<message>` object of docs/protocol.md: channel_id, channel_seq, user_id, text, ts, client_msg_id.
+/// The `<message>` object of docs/protocol.md: channel_id, channel_seq, user_id, text, ts,
+/// client_msg_id.
 nlohmann::json message_json(const chat_message& m);
 
 std::string encode_hello_ack(user_id user, const std::string& session_id,

@@ -15,8 +15,8 @@
 
 namespace parley {
 
-/// Everything a node is started with (docs/architecture.md "Configuration and launch"). Defaults run one
-/// node on SQLite in ./data with HTTP on 127.0.0.1:8080.
+/// Everything a node is started with (docs/architecture.md "Configuration and launch"). Defaults
+/// run one node on SQLite in ./data with HTTP on 127.0.0.1:8080.
 struct node_config {
   std::string node_name = "local";
   std::string http_host = "127.0.0.1";

@@ -164,8 +164,9 @@ void http_session<Stream>::reply(rest_reply r, bool keep_alive) {
     res->set(name, value);
   if (r.status != 204) {
     res->set(http::field::content_type, r.content_type);
-    res->body() = r.raw.empty() ? r.body.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace)
-                                : std::move(r.raw);
+    res->body() = r.raw.empty()
+                    ? r.body.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace)
+                    : std::move(r.raw);
   }
   res->keep_alive(keep_alive);
   res->prepare_payload();

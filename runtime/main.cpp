@@ -38,7 +38,8 @@ int main(int argc, char** argv) {
                 << "parleyd: admin token: " << c.admin_token << "\n"
                 << "parleyd: jwt secret: " << c.jwt_secret << "\n";
     }
-    std::cout << "parleyd: mint a user token: PARLEY_JWT_SECRET=" << (c.secrets_generated ? c.jwt_secret : "<secret>")
+    std::cout << "parleyd: mint a user token: PARLEY_JWT_SECRET="
+              << (c.secrets_generated ? c.jwt_secret : "<secret>")
               << " parley token --user U1 --workspace W1\n"
               << "parleyd: listening on " << url << std::endl;
     n.wait_for_signal();

@@ -32,7 +32,8 @@ void gauge(metric_list& out, const char* name, const char* help, uint64_t value,
   out.push_back(std::move(f));
 }
 
-/// The inter-node circuits, one labelled series per peer (docs/architecture.md "Backpressure", layer 3).
+/// The inter-node circuits, one labelled series per peer (docs/architecture.md "Backpressure",
+/// layer 3).
 void circuits(metric_list& out, server_context& ctx) {
   auto rows = ctx.node->circuits.snapshot();
   auto family = [&](const char* name, const char* help, prometheus::MetricType type,
@@ -55,10 +56,12 @@ void circuits(metric_list& out, server_context& ctx) {
   family("parley_circuit_state",
          "Circuit of deliveries to each peer node: 0 closed, 1 open (deliveries stopped), "
          "2 half-open (a probe is out).",
-         prometheus::MetricType::Gauge, [](const peer_circuit_row& r) { return static_cast<int>(r.state); });
+         prometheus::MetricType::Gauge,
+         [](const peer_circuit_row& r) { return static_cast<int>(r.state); });
   family("parley_internode_deadline_misses_total",
          "Deliveries to each peer node not confirmed within fanout.internode-deadline-ms.",
-         prometheus::MetricType::Counter, [](const peer_circuit_row& r) { return r.deadline_misses; });
+         prometheus::MetricType::Counter,
+         [](const peer_circuit_row& r) { return r.deadline_misses; });
   family("parley_internode_deliveries_skipped_total",
          "Deliveries to each peer node not sent because its circuit was open.",
          prometheus::MetricType::Counter, [](const peer_circuit_row& r) { return r.skipped; });
@@ -83,8 +86,8 @@ std::string render_metrics(server_context& ctx) {
   gauge(out, "parley_channels_active", "Active channel actors and stubs on this node.",
         ctx.node->channels.size());
   auto& c = ctx.node->counters;
-  gauge(out, "parley_messages_acked_total", "Messages made durable and acked by channels owned here.",
-        c.messages_acked, "counter");
+  gauge(out, "parley_messages_acked_total",
+        "Messages made durable and acked by channels owned here.", c.messages_acked, "counter");
   gauge(out, "parley_gateway_deliveries_total",
         "Message deliveries received by this node's gateway (one per message per node).",
         c.deliveries_received, "counter");

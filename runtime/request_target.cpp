@@ -59,7 +59,8 @@ request_target parse_target(std::string_view target) {
       if (!pair.empty()) {
         auto eq = pair.find('=');
         auto key = decode(pair.substr(0, eq), true);
-        auto value = eq == std::string_view::npos ? std::string{} : decode(pair.substr(eq + 1), true);
+        auto value =
+          eq == std::string_view::npos ? std::string{} : decode(pair.substr(eq + 1), true);
         t.query.emplace(std::move(key), std::move(value)); // the first occurrence wins
       }
       p = amp + 1;

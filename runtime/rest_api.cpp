@@ -88,7 +88,8 @@ json query_value(const std::string& v) {
 class request_handler {
 public:
   request_handler(server_context& ctx, const rest_api::request& req, rest_api::callback done)
-    : ctx_(ctx), req_(req), done_(std::move(done)), target_(parse_target(std::string_view(req.target().data(), req.target().size()))) {}
+    : ctx_(ctx), req_(req), done_(std::move(done)),
+      target_(parse_target(std::string_view(req.target().data(), req.target().size()))) {}
 
   void run() {
     switch (match_route(req_.method(), target_.segments, ctx_.config.dev_login)) {
@@ -281,7 +282,8 @@ private:
     auto body = parse_body(req_);
     auto users = body ? user_list(*body, "user_ids") : std::nullopt;
     if (!users || (*body)["user_ids"].size() != 2)
-      return done_(error_reply(400, "bad_request", "user_ids must be two user ids like [\"U1\",\"U2\"]"));
+      return done_(
+        error_reply(400, "bad_request", "user_ids must be two user ids like [\"U1\",\"U2\"]"));
     if (users->size() != 2)
       return done_(error_reply(400, "bad_request", "a DM needs two different users"));
     auto a = (*users)[0];
@@ -381,7 +383,8 @@ private:
     auto user = body ? user_id::parse(field("user_id")) : std::nullopt;
     auto ws = body ? workspace_id::parse(field("workspace_id")) : std::nullopt;
     if (!user || !ws)
-      return done_(error_reply(400, "bad_request", "user_id and workspace_id must look like U1 and W1"));
+      return done_(
+        error_reply(400, "bad_request", "user_id and workspace_id must look like U1 and W1"));
     jwt_claims claims{*user, *ws, now_us() / 1'000'000 + 12 * 3600};
     done_(rest_reply{200, json{{"token", jwt_sign(claims, ctx_.config.jwt_secret)}}});
   }
@@ -406,9 +409,11 @@ private:
     auto limit = number("limit", 100, 1000);
     auto offset = number("offset", 0, std::numeric_limits<uint32_t>::max());
     if (!limit || !offset)
-      return done_(error_reply(400, "bad_request", "limit and offset must be non-negative integers"));
+      return done_(
+        error_reply(400, "bad_request", "limit and offset must be non-negative integers"));
     size_t total = 0;
-    auto rows = ctx_.node->metrics->list(kind_text.empty() ? nullptr : &kind, *offset, *limit, total);
+    auto rows =
+      ctx_.node->metrics->list(kind_text.empty() ? nullptr : &kind, *offset, *limit, total);
     auto actors = json::array();
     for (auto& r : rows)
       actors.push_back(json{{"kind", to_string(r.kind)},

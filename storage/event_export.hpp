@@ -12,7 +12,8 @@
 
 namespace parley::storage {
 
-/// A user's presence transition on one node (docs/architecture.md "Presence"), for the presence topic.
+/// A user's presence transition on one node (docs/architecture.md "Presence"), for the presence
+/// topic.
 struct presence_event {
   principal who;
   std::string node;

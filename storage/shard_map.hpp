@@ -16,10 +16,10 @@ namespace parley::storage {
 /// change (a moved workspace would lose its history), so growing the shard list needs a
 /// migration of the workspaces that move, or overrides pinning them where they are.
 ///
-/// Channel ids (docs/protocol.md "Identifiers") carry their shard in the high bits, so any node finds
-/// a channel's shard from its id alone: id = shard << 48 | local, local in 1 ... 2^48-1, shard in
-/// 0 ... 2^15-1 (so every id stays within 1 ... 2^63-1). Shard 0's ids are the plain 1, 2, ...
-/// of a single-database deployment. Invariant: a shard's index in the configuration never
+/// Channel ids (docs/protocol.md "Identifiers") carry their shard in the high bits, so any node
+/// finds a channel's shard from its id alone: id = shard << 48 | local, local in 1 ... 2^48-1,
+/// shard in 0 ... 2^15-1 (so every id stays within 1 ... 2^63-1). Shard 0's ids are the plain 1, 2,
+/// ... of a single-database deployment. Invariant: a shard's index in the configuration never
 /// changes (soci_store refuses to open a database holding another index's channel ids).
 class shard_map {
 public:

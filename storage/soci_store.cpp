@@ -392,7 +392,8 @@ struct invalid_request : std::invalid_argument {
   using std::invalid_argument::invalid_argument;
 };
 
-/// Converts an id or seq to the signed BIGINT the database stores (docs/protocol.md "Identifiers": 1 ... 2^63-1).
+/// Converts an id or seq to the signed BIGINT the database stores (docs/protocol.md "Identifiers":
+/// 1 ... 2^63-1).
 long long to_db(uint64_t value, const char* what) {
   if (value > static_cast<uint64_t>(std::numeric_limits<long long>::max()))
     throw invalid_request(std::string(what) + " exceeds 2^63-1");

@@ -1,5 +1,6 @@
 // `parley inspect`: a top-like view over one node or a cluster, from /metrics and
-// /v1/admin/actors (docs/architecture.md "Operators"). Rates are counter deltas between two scrapes.
+// /v1/admin/actors (docs/architecture.md "Operators"). Rates are counter deltas between two
+// scrapes.
 
 #include "tools/inspect.hpp"
 
@@ -330,17 +331,19 @@ std::string render_table(const std::vector<node_view>& views, int interval_ms) {
           << pad(fixed(k.processed_per_s), 12, true) << pad(fixed(k.mailbox, 0), 8, true)
           << pad(fixed(k.mailbox_max, 0), 8, true) << pad(fixed(k.high_water, 0), 10, true)
           << "\n";
-  bool any_circuit = std::any_of(views.begin(), views.end(), [](auto& v) { return !v.circuits.empty(); });
+  bool any_circuit =
+    std::any_of(views.begin(), views.end(), [](auto& v) { return !v.circuits.empty(); });
   if (any_circuit) {
     out << "\nCIRCUITS (deliveries to peers)\n"
-        << pad("node", 12) << pad("peer", 12) << pad("state", 10) << pad("deadline misses", 16, true)
-        << pad("skipped", 10, true) << "\n";
+        << pad("node", 12) << pad("peer", 12) << pad("state", 10)
+        << pad("deadline misses", 16, true) << pad("skipped", 10, true) << "\n";
     for (auto& v : views)
       for (auto& c : v.circuits)
         out << pad(v.name, 12) << pad(c.peer, 12) << pad(circuit_name(c.state), 10)
             << pad(fixed(c.misses, 0), 16, true) << pad(fixed(c.skipped, 0), 10, true) << "\n";
   }
-  bool any_busiest = std::any_of(views.begin(), views.end(), [](auto& v) { return !v.busiest.empty(); });
+  bool any_busiest =
+    std::any_of(views.begin(), views.end(), [](auto& v) { return !v.busiest.empty(); });
   if (any_busiest) {
     out << "\nDEEPEST MAILBOXES\n"
         << pad("node", 12) << pad("kind", 15) << pad("id", 16) << pad("mailbox", 8, true)

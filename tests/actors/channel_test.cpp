@@ -1,5 +1,6 @@
 // Deterministic simulation of the send path (docs/architecture.md "Send path"; docs/protocol.md
-// "Rules"): connection -> channel -> group commit (real SQLite) -> ack + fan-out through the gateway.
+// "Rules"): connection -> channel -> group commit (real SQLite) -> ack + fan-out through the
+// gateway.
 
 #include <catch2/catch.hpp>
 

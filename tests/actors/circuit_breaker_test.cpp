@@ -1,5 +1,5 @@
-// The inter-node circuit breaker as a pure state machine (docs/architecture.md "Backpressure", layer 3):
-// open after N consecutive failures, one probe per interval while open, closed by a probe
+// The inter-node circuit breaker as a pure state machine (docs/architecture.md "Backpressure",
+// layer 3): open after N consecutive failures, one probe per interval while open, closed by a probe
 // that succeeds. Time is a plain time_point moved by hand.
 
 #include <catch2/catch.hpp>

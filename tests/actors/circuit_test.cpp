@@ -1,6 +1,6 @@
 // The inter-node delivery deadline and circuit breaker in the deterministic multi-node
-// simulation (docs/architecture.md "Backpressure", layer 3). A stuck node is a gateway actor held off
-// the test scheduler: messages reach its mailbox, nothing runs, so nothing is confirmed.
+// simulation (docs/architecture.md "Backpressure", layer 3). A stuck node is a gateway actor held
+// off the test scheduler: messages reach its mailbox, nothing runs, so nothing is confirmed.
 
 #include <catch2/catch.hpp>
 

@@ -1,6 +1,6 @@
-// Deterministic simulation of several nodes (issue 3 "Tests"; docs/architecture.md "Cluster"): ordering
-// across nodes, one delivery per node, owner loss and re-homing, unavailable while the owner
-// is unreachable, and two would-be owners fenced by the storage primary key. Every test ends
+// Deterministic simulation of several nodes (issue 3 "Tests"; docs/architecture.md "Cluster"):
+// ordering across nodes, one delivery per node, owner loss and re-homing, unavailable while the
+// owner is unreachable, and two would-be owners fenced by the storage primary key. Every test ends
 // with a direct read of the shared SQLite file (cluster_fixture::verify_storage).
 
 #include <catch2/catch.hpp>

@@ -1,5 +1,6 @@
-// Deterministic simulation of a slow consumer (docs/architecture.md "Backpressure", "Slow consumers"):
-// the gateway pushes into a bounded outbound_queue that only drains when the test says so.
+// Deterministic simulation of a slow consumer (docs/architecture.md "Backpressure", "Slow
+// consumers"): the gateway pushes into a bounded outbound_queue that only drains when the test says
+// so.
 
 #include <catch2/catch.hpp>
 

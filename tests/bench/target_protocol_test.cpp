@@ -38,7 +38,9 @@ TEST_CASE("socketio clients follow the Engine.IO v4 open, connect and join steps
   target_protocol p(target_kind::socketio);
   CHECK(p.ws_path(1, "W1", "", 0) == "/socket.io/?EIO=4&transport=websocket");
   CHECK(p.first_frame("r1").empty());
-  auto open = p.on_setup_frame(R"(0{"sid":"a","upgrades":[],"pingInterval":25000,"pingTimeout":20000,"maxPayload":1000000})", "r1");
+  auto open = p.on_setup_frame(
+    R"(0{"sid":"a","upgrades":[],"pingInterval":25000,"pingTimeout":20000,"maxPayload":1000000})",
+    "r1");
   CHECK(open.consumed);
   CHECK(open.reply == "40");
   CHECK_FALSE(open.ready);
@@ -82,11 +84,14 @@ TEST_CASE("socketio sends are acked events and broadcasts carry the payload",
 
 TEST_CASE("ws clients join with JSON and read acks and room messages", "[bench][target]") {
   target_protocol p(target_kind::ws);
-  CHECK(nlohmann::json::parse(p.first_frame("r2")) == nlohmann::json{{"type", "join"}, {"room", "r2"}});
+  CHECK(nlohmann::json::parse(p.first_frame("r2"))
+        == nlohmann::json{{"type", "join"}, {"room", "r2"}});
   CHECK(p.on_setup_frame(R"({"type":"joined","room":"r2"})", "r2").ready);
   CHECK_FALSE(p.on_setup_frame(R"({"type":"error","message":"x"})", "r2").error.empty());
   auto send = nlohmann::json::parse(p.send_frame("r2", "b0-3", "t=1;id=b0-3;"));
-  CHECK(send == nlohmann::json{{"type", "send"}, {"room", "r2"}, {"payload", "t=1;id=b0-3;"}, {"id", "b0-3"}});
+  CHECK(send
+        == nlohmann::json{
+          {"type", "send"}, {"room", "r2"}, {"payload", "t=1;id=b0-3;"}, {"id", "b0-3"}});
   auto msg = p.scan(R"({"type":"msg","room":"r2","payload":"t=55;id=b0-3;"})");
   REQUIRE(msg);
   CHECK(msg->kind == frame_kind::message_new);
@@ -104,9 +109,13 @@ TEST_CASE("parley message.new yields the embedded send time next to seq and id",
           "[bench][target]") {
   target_protocol p(target_kind::parley);
   CHECK(p.first_frame("C1") == R"({"type":"hello","last_seq_map":{}})");
-  CHECK(p.on_setup_frame(R"({"type":"hello_ack","user_id":"U1","session_id":"s1","channels":{}})", "C1").ready);
+  CHECK(
+    p.on_setup_frame(R"({"type":"hello_ack","user_id":"U1","session_id":"s1","channels":{}})", "C1")
+      .ready);
   CHECK_FALSE(p.on_setup_frame(R"({"type":"pong","ts":0})", "C1").consumed);
-  auto f = p.scan(R"({"type":"message.new","channel_id":"C1","channel_seq":4,"user_id":"U1","text":"t=99;id=f2-1;","ts":1,"client_msg_id":"f2-1"})");
+  auto f = p.scan(
+    R"({"type":"message.new","channel_id":"C1","channel_seq":4,"user_id":"U1",)"
+      R"("text":"t=99;id=f2-1;","ts":1,"client_msg_id":"f2-1"})");
   REQUIRE(f);
   CHECK(f->kind == frame_kind::message_new);
   CHECK(f->seq == 4);

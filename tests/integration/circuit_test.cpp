@@ -1,5 +1,5 @@
-// The inter-node delivery circuit over real BASP (docs/architecture.md "Backpressure", layer 3): a peer
-// node frozen with SIGSTOP keeps its TCP connection but confirms nothing, like a stuck
+// The inter-node delivery circuit over real BASP (docs/architecture.md "Backpressure", layer 3): a
+// peer node frozen with SIGSTOP keeps its TCP connection but confirms nothing, like a stuck
 // process. The owner must open that peer's circuit after 5 missed deadlines, stop sending to
 // it, and close it again with a probe once the peer runs; the peer's clients catch up.
 

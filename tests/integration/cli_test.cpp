@@ -36,7 +36,7 @@ TEST_CASE("the parley CLI mints tokens, creates channels, sends and tails",
   auto admin = "PARLEY_ADMIN_TOKEN=" + test_admin_token;
   auto node_flag = " --node " + node.base_url();
   auto created =
-      run_cli(admin, "channel create" + node_flag + " --workspace W1 --name general --members U7,U8");
+    run_cli(admin, "channel create" + node_flag + " --workspace W1 --name general --members U7,U8");
   INFO(created.out);
   REQUIRE(created.status == 0);
   auto channel = created.out;

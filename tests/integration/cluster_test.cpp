@@ -1,6 +1,6 @@
 // Three real parleyd processes on loopback sharing a real PostgreSQL (issue 3, docs/architecture.md
-// "Cluster", "Send path"; docs/protocol.md "Rules": ordering, durability): one order across nodes, one delivery
-// per node, kill -9 of a node under load, and a node that comes back.
+// "Cluster", "Send path"; docs/protocol.md "Rules": ordering, durability): one order across nodes,
+// one delivery per node, kill -9 of a node under load, and a node that comes back.
 
 #include <algorithm>
 #include <atomic>
@@ -742,7 +742,8 @@ TEST_CASE("kill -9 of a node under load loses no acked message and its clients r
       INFO(ch << " seq " << seq << " after " << prev);
       CHECK(seq > prev); // unique and strictly increasing: never reused
       if (seq > prev + 1)
-        gaps << " " << ch << ":" << prev + 1 << (seq - 1 > prev + 1 ? "-" + std::to_string(seq - 1) : "");
+        gaps << " " << ch << ":" << prev + 1
+             << (seq - 1 > prev + 1 ? "-" + std::to_string(seq - 1) : "");
       prev = seq;
       ++stored_count[id];
       stored[seq] = id;
@@ -786,8 +787,9 @@ TEST_CASE("kill -9 of a node under load loses no acked message and its clients r
   figures << std::fixed << std::setprecision(1) << "kill -9 of " << cluster_process::name(victim)
           << " (owner of " << victim_channels.size() << " of " << channels.size()
           << " channels) on " << (cluster.on_postgres() ? "PostgreSQL" : "SQLite")
-          << ": steady phase " << steady_acks / steady_s << " msgs/s acked through the 3-node cluster ("
-          << steady_acks << " acks in " << steady_s << " s, 6 WebSocket clients, window 4); ";
+          << ": steady phase " << steady_acks / steady_s
+          << " msgs/s acked through the 3-node cluster (" << steady_acks << " acks in " << steady_s
+          << " s, 6 WebSocket clients, window 4); ";
   for (auto& [i, ms] : down_after_ms)
     figures << cluster_process::name(i) << " saw the node down after " << ms << " ms; ";
   figures << "re-homing (kill -> first ack of a send made after the kill in a channel "

@@ -56,8 +56,9 @@ TEST_CASE("acked messages survive 20 kill -9 at random moments under load",
   for (int cycle = 0; cycle < crash_cycles; ++cycle) {
     {
       auto s = open_session(node, "U1");
-      load_until(s.ws, channel, cycle, std::chrono::steady_clock::now() + std::chrono::milliseconds(run_ms(rng)),
-                 acked, sent);
+      load_until(s.ws, channel, cycle,
+                 std::chrono::steady_clock::now() + std::chrono::milliseconds(run_ms(rng)), acked,
+                 sent);
       node.kill9(); // sends are in flight at this moment
       s.ws.abort();
     }

@@ -87,8 +87,8 @@ TEST_CASE("a slowloris client is cut off after the header timeout and the node s
 TEST_CASE("oversized headers get 431 and junk requests get 400 without hurting the node",
           "[integration][http][abuse]") {
   node_process node;
-  auto big = raw_request(node, "GET /healthz HTTP/1.1\r\nHost: x\r\nX-Big: " + std::string(20000, 'a')
-                                 + "\r\n\r\n");
+  auto big = raw_request(
+    node, "GET /healthz HTTP/1.1\r\nHost: x\r\nX-Big: " + std::string(20000, 'a') + "\r\n\r\n");
   CHECK(big.rfind("HTTP/1.1 431", 0) == 0);
   auto junk = raw_request(node, "\x16\x03\x01\x02\x00garbage that is not HTTP\r\n\r\n");
   CHECK((junk.empty() || junk.rfind("HTTP/1.1 400", 0) == 0));

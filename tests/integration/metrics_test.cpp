@@ -1,5 +1,6 @@
 // Operator features against a real node: /metrics values after a scripted exchange, bounded
-// label cardinality, /v1/admin/actors and `parley inspect --once` (docs/architecture.md "Operators").
+// label cardinality, /v1/admin/actors and `parley inspect --once` (docs/architecture.md
+// "Operators").
 
 #include <array>
 #include <chrono>
@@ -93,14 +94,17 @@ TEST_CASE("metrics move by exactly the scripted exchange", "[integration][metric
     std::this_thread::sleep_for(100ms);
     after = scrape(node);
   }
-  auto delta = [&](const std::string& series) { return value(after, series) - value(before, series); };
+  auto delta = [&](const std::string& series) {
+    return value(after, series) - value(before, series);
+  };
   CHECK(delta("parley_messages_acked_total") == 10);
   CHECK(delta("parley_frames_pushed_total") == 20);
   CHECK(delta("parley_delivery_latency_seconds_count") == 20); // 10 per recipient
   CHECK(delta("parley_delivery_latency_seconds_bucket{le=\"+Inf\"}") == 20);
   CHECK(delta("parley_group_commit_batch_size_count") >= 1);
   CHECK(delta("parley_group_commit_batch_size_sum") == 10);
-  CHECK(delta("parley_group_commit_seconds_count") == delta("parley_group_commit_batch_size_count"));
+  CHECK(delta("parley_group_commit_seconds_count")
+        == delta("parley_group_commit_batch_size_count"));
   CHECK(delta("parley_actor_messages_processed_total{kind=\"channel\"}") >= 10);
   CHECK(delta("parley_actor_messages_processed_total{kind=\"group_commit\"}") >= 10);
   CHECK(delta("parley_actor_messages_processed_total{kind=\"connection\"}") >= 10);

@@ -1,5 +1,5 @@
-// A real overload run (docs/architecture.md "Backpressure", "Fan-out tiers"): one parleyd driven past
-// what its gateway drains in time, with the overload thresholds set low by flags. Several
+// A real overload run (docs/architecture.md "Backpressure", "Fan-out tiers"): one parleyd driven
+// past what its gateway drains in time, with the overload thresholds set low by flags. Several
 // members pipeline sends into one large channel with every member online while small DMs
 // exchange a message every few ms. The large channel must switch to cursor mode (its
 // members catch up with backfill), the DMs keep real-time push with a bounded p99, and every
@@ -372,21 +372,21 @@ TEST_CASE("past capacity the large channel degrades to cursor mode while DMs kee
   auto secs = [](steady::duration d) { return std::chrono::duration<double>(d).count(); };
   auto p50 = percentile(latency, 0.50);
   auto p99 = percentile(latency, 0.99);
-  std::printf("overload run: large channel %d members online, %llu messages acked in %.2f s "
-              "(%.0f msg/s), all caught up after %.2f s\n"
-              "  large channel: message.new %llu (of %llu if all pushed), channel.cursor %llu "
-              "(to %llu of %d members), backfill requests %llu, members caught up %llu/%d\n"
-              "  DMs: %d pairs, sent %llu, pushed %llu, channel.cursor %llu, delivery p50 %.1f ms "
-              "p99 %.1f ms (bound %.0f ms)\n",
-              big_members, static_cast<unsigned long long>(big_acked.size()),
-              secs(load_done - started), static_cast<double>(big_acked.size()) / secs(load_done - started),
-              secs(finished - started), static_cast<unsigned long long>(news),
-              static_cast<unsigned long long>(total * big_members),
-              static_cast<unsigned long long>(cursors), static_cast<unsigned long long>(with_cursor),
-              big_members, static_cast<unsigned long long>(backfills),
-              static_cast<unsigned long long>(caught_up), big_members, dm_pairs,
-              static_cast<unsigned long long>(dm_sent), static_cast<unsigned long long>(dm_received),
-              static_cast<unsigned long long>(dm_cursors), p50, p99, dm_p99_bound_ms);
+  std::printf(
+    "overload run: large channel %d members online, %llu messages acked in %.2f s "
+    "(%.0f msg/s), all caught up after %.2f s\n"
+    "  large channel: message.new %llu (of %llu if all pushed), channel.cursor %llu "
+    "(to %llu of %d members), backfill requests %llu, members caught up %llu/%d\n"
+    "  DMs: %d pairs, sent %llu, pushed %llu, channel.cursor %llu, delivery p50 %.1f ms "
+    "p99 %.1f ms (bound %.0f ms)\n",
+    big_members, static_cast<unsigned long long>(big_acked.size()), secs(load_done - started),
+    static_cast<double>(big_acked.size()) / secs(load_done - started), secs(finished - started),
+    static_cast<unsigned long long>(news), static_cast<unsigned long long>(total * big_members),
+    static_cast<unsigned long long>(cursors), static_cast<unsigned long long>(with_cursor),
+    big_members, static_cast<unsigned long long>(backfills),
+    static_cast<unsigned long long>(caught_up), big_members, dm_pairs,
+    static_cast<unsigned long long>(dm_sent), static_cast<unsigned long long>(dm_received),
+    static_cast<unsigned long long>(dm_cursors), p50, p99, dm_p99_bound_ms);
   std::printf("  large channel seqs: cursor mode (server) %.0f, pushed to nobody %llu, pushed to "
               "all %llu of %llu; message.new dropped for slow members %.0f\n",
               cursor_mode, static_cast<unsigned long long>(to_nobody),

@@ -1,4 +1,5 @@
-// Error paths of the WebSocket protocol and of the upgrade (docs/protocol.md "Rules", "Edge rules").
+// Error paths of the WebSocket protocol and of the upgrade (docs/protocol.md "Rules", "Edge
+// rules").
 
 #include <chrono>
 

@@ -19,7 +19,8 @@ namespace {
 
 /// What one client saw while sending its share of messages.
 struct client_log {
-  std::vector<std::pair<uint64_t, std::string>> news; // (channel_seq, client_msg_id) in arrival order
+  std::vector<std::pair<uint64_t, std::string>>
+    news; // (channel_seq, client_msg_id) in arrival order
   std::map<std::string, json> acks;
   std::string failure;
 };

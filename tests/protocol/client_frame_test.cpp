@@ -113,7 +113,8 @@ TEST_CASE("a JSON value that is not an object is a bad_request", "[protocol][fra
 
 TEST_CASE("nesting up to 32 levels is accepted", "[protocol][frame]") {
   // The frame object is level 1, so ts may hold 31 nested arrays.
-  auto f = frame_of<ping_frame>(R"({"type":"ping","ts":)" + repeat("[", 31) + repeat("]", 31) + "}");
+  auto f =
+    frame_of<ping_frame>(R"({"type":"ping","ts":)" + repeat("[", 31) + repeat("]", 31) + "}");
   CHECK(f.ts_json == repeat("[", 31) + repeat("]", 31));
   auto g = frame_of<ping_frame>(R"({"type":"ping","ts":)" + repeat(R"({"a":)", 30) + "[]"
                                 + repeat("}", 30) + "}");
@@ -286,7 +287,8 @@ TEST_CASE("message.send accepts text of exactly 4000 bytes", "[protocol][frame][
   REQUIRE(mixed.size() == 4000);
   CHECK(frame_of<send_frame>(send_json(R"("C1")", json_str(mixed), R"("a")")).text == mixed);
   // Escapes count as the bytes they decode to, not as their source length.
-  auto escaped = frame_of<send_frame>(send_json(R"("C1")", json_str(repeat("\\u00e9", 2000)), R"("a")"));
+  auto escaped =
+    frame_of<send_frame>(send_json(R"("C1")", json_str(repeat("\\u00e9", 2000)), R"("a")"));
   CHECK(escaped.text == two_byte);
 }
 

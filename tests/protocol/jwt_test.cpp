@@ -255,7 +255,8 @@ TEST_CASE("jwt with a tampered header or signature is refused", "[protocol][jwt]
   // A second encoding of the same signature bytes (non-zero trailing bits) is not accepted.
   auto last = sig.back();
   auto alias = sig.substr(0, 42) + static_cast<char>(last == 'A' ? 'B' : last + 1);
-  CHECK(std::holds_alternative<jwt_error>(jwt_verify(token.substr(0, d2 + 1) + alias, secret, now)));
+  CHECK(
+    std::holds_alternative<jwt_error>(jwt_verify(token.substr(0, d2 + 1) + alias, secret, now)));
 }
 
 TEST_CASE("garbage tokens are malformed", "[protocol][jwt]") {

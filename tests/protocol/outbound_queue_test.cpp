@@ -61,7 +61,8 @@ TEST_CASE("outbound queue hands back frames in push order", "[protocol][outbound
   CHECK(q.dropped() == 0);
 }
 
-TEST_CASE("outbound queue drops the oldest message beyond its limit", "[protocol][outbound_queue]") {
+TEST_CASE("outbound queue drops the oldest message beyond its limit",
+          "[protocol][outbound_queue]") {
   outbound_queue q(small(3));
   CHECK(push(q, 1, 1) == outbound_queue::push_result::queued);
   CHECK(push(q, 1, 2) == outbound_queue::push_result::queued);
@@ -122,8 +123,9 @@ TEST_CASE("outbound queue sends one cursor per channel that lost frames",
                                         encode_cursor(channel_id{2}, 20)});
 }
 
-TEST_CASE("outbound queue cursor carries the highest seq seen for the channel, including later frames",
-          "[protocol][outbound_queue]") {
+TEST_CASE(
+  "outbound queue cursor carries the highest seq seen for the channel, including later frames",
+  "[protocol][outbound_queue]") {
   outbound_queue q(small(2));
   push(q, 1, 1);
   push(q, 1, 2);

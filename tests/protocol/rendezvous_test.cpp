@@ -6,7 +6,8 @@
 
 using namespace parley;
 
-TEST_CASE("rendezvous hashing picks the same owner regardless of node order", "[protocol][placement]") {
+TEST_CASE("rendezvous hashing picks the same owner regardless of node order",
+          "[protocol][placement]") {
   std::vector<std::string> a{"n1", "n2", "n3"};
   std::vector<std::string> b{"n3", "n1", "n2"};
   for (uint64_t c = 1; c <= 500; ++c)
@@ -41,7 +42,8 @@ TEST_CASE("removing a node moves only that node's channels", "[protocol][placeme
   CHECK(moved > 0);
 }
 
-TEST_CASE("rendezvous hashing has no owner without nodes and a stable hash", "[protocol][placement]") {
+TEST_CASE("rendezvous hashing has no owner without nodes and a stable hash",
+          "[protocol][placement]") {
   CHECK(rendezvous_owner(channel_id{1}, {}).empty());
   CHECK(rendezvous_owner(channel_id{7}, {"solo"}) == "solo");
   CHECK(stable_hash("parley") == stable_hash("parley"));

@@ -63,14 +63,18 @@ TEST_CASE("message.backfill echoes after_seq and lists messages in order",
   CHECK(j["messages"][0] == message_json(sample(48)));
   CHECK(j["messages"][1]["channel_seq"] == 49);
   CHECK(j["has_more"] == true);
-  CHECK(encode_backfill(channel_id{3}, 0, {}, false)
-        == R"({"type":"message.backfill","channel_id":"C3","after_seq":0,"messages":[],"has_more":false})");
+  CHECK(
+    encode_backfill(channel_id{3}, 0, {}, false)
+    == R"({"type":"message.backfill","channel_id":"C3","after_seq":0,"messages":[],)"
+      R"("has_more":false})");
 }
 
 TEST_CASE("message.ack carries client_msg_id, channel, seq and ts", "[protocol][server_frame]") {
   send_ack ack{"abc", channel_id{1}, 53, 1700000000000001};
-  CHECK(encode_ack(ack)
-        == R"({"type":"message.ack","client_msg_id":"abc","channel_id":"C1","channel_seq":53,"ts":1700000000000001})");
+  CHECK(
+    encode_ack(ack)
+    == R"({"type":"message.ack","client_msg_id":"abc","channel_id":"C1","channel_seq":53,)"
+      R"("ts":1700000000000001})");
 }
 
 TEST_CASE("channel frames encode as in docs/protocol.md", "[protocol][server_frame]") {
@@ -88,23 +92,32 @@ TEST_CASE("presence frames encode every status", "[protocol][server_frame]") {
         == R"({"type":"presence.update","user_id":"U7","channel_id":"C1","status":"away"})");
   CHECK(encode_presence_update(user_id{7}, channel_id{1}, presence_status::offline)
         == R"({"type":"presence.update","user_id":"U7","channel_id":"C1","status":"offline"})");
-  CHECK(encode_presence_state(channel_id{1},
-                              {{user_id{7}, presence_status::online}, {user_id{8}, presence_status::away}})
-        == R"({"type":"presence.state","channel_id":"C1","users":[{"user_id":"U7","status":"online"},{"user_id":"U8","status":"away"}]})");
+  CHECK(
+    encode_presence_state(
+      channel_id{1}, {{user_id{7}, presence_status::online}, {user_id{8}, presence_status::away}})
+    == R"({"type":"presence.state","channel_id":"C1","users":[{"user_id":"U7","status":"online"},)"
+      R"({"user_id":"U8","status":"away"}]})");
   CHECK(encode_presence_state(channel_id{1}, {})
         == R"({"type":"presence.state","channel_id":"C1","users":[]})");
 }
 
-TEST_CASE("error frame always has ref_id and channel_id only when set", "[protocol][server_frame]") {
-  frame_error plain{error_code::bad_request, "frame must be valid JSON", std::nullopt, std::nullopt};
-  CHECK(encode_error(plain)
-        == R"({"type":"error","code":"bad_request","message":"frame must be valid JSON","ref_id":null})");
+TEST_CASE("error frame always has ref_id and channel_id only when set",
+          "[protocol][server_frame]") {
+  frame_error plain{error_code::bad_request, "frame must be valid JSON", std::nullopt,
+                    std::nullopt};
+  CHECK(
+    encode_error(plain)
+    == R"({"type":"error","code":"bad_request","message":"frame must be valid JSON",)"
+      R"("ref_id":null})");
   frame_error full{error_code::not_in_channel, "not a member", std::string("m1"), channel_id{4}};
-  CHECK(encode_error(full)
-        == R"({"type":"error","code":"not_in_channel","message":"not a member","ref_id":"m1","channel_id":"C4"})");
+  CHECK(
+    encode_error(full)
+    == R"({"type":"error","code":"not_in_channel","message":"not a member","ref_id":"m1",)"
+      R"("channel_id":"C4"})");
 }
 
-TEST_CASE("errors from the parser render with their ref_id and channel", "[protocol][server_frame]") {
+TEST_CASE("errors from the parser render with their ref_id and channel",
+          "[protocol][server_frame]") {
   auto r = parse_client_frame(
     R"({"type":"message.send","channel_id":"C2","text":"","client_msg_id":"k9"})");
   REQUIRE(std::holds_alternative<frame_error>(r));

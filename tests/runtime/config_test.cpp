@@ -33,14 +33,17 @@ TEST_CASE("command-line keys accept --key=value and --key value", "[runtime][con
 }
 
 TEST_CASE("bad configuration is refused with a one-line message", "[runtime][config]") {
-  CHECK_THROWS_WITH(parse_config({"--no-such-key=1"}), Catch::Contains("unknown option --no-such-key"));
+  CHECK_THROWS_WITH(parse_config({"--no-such-key=1"}),
+                    Catch::Contains("unknown option --no-such-key"));
   CHECK_THROWS_WITH(parse_config({"--http-port=70000"}), Catch::Contains("http-port"));
   CHECK_THROWS_WITH(parse_config({"--http-port=abc"}), Catch::Contains("integer"));
-  CHECK_THROWS_WITH(parse_config({"--scheduler.policy=fast"}), Catch::Contains("sharing or stealing"));
+  CHECK_THROWS_WITH(parse_config({"--scheduler.policy=fast"}),
+                    Catch::Contains("sharing or stealing"));
   CHECK_THROWS_WITH(parse_config({"--rate.user-per-s=-1"}), Catch::Contains("positive"));
   CHECK_THROWS_WITH(parse_config({"stray"}), Catch::Contains("unexpected argument"));
   CHECK_THROWS_WITH(parse_config({"--data-dir"}), Catch::Contains("needs a value"));
-  CHECK_THROWS_WITH(parse_config({"--config=/nonexistent/parley.conf"}), Catch::Contains("cannot open"));
+  CHECK_THROWS_WITH(parse_config({"--config=/nonexistent/parley.conf"}),
+                    Catch::Contains("cannot open"));
 }
 
 TEST_CASE("a config file sets keys and the command line overrides it", "[runtime][config]") {
@@ -60,7 +63,8 @@ TEST_CASE("a config file sets keys and the command line overrides it", "[runtime
     std::ofstream out{path};
     out << "just words\n";
   }
-  CHECK_THROWS_WITH(parse_config({std::string("--config=") + path}), Catch::Contains(":1: expected key = value"));
+  CHECK_THROWS_WITH(parse_config({std::string("--config=") + path}),
+                    Catch::Contains(":1: expected key = value"));
   std::remove(path);
 }
 

@@ -40,10 +40,12 @@ TEST_CASE("a cluster file lists storage shards and overrides", "[runtime][config
 }
 
 TEST_CASE("a bad shard list is refused with a one-line message", "[runtime][config][shards]") {
-  CHECK_THROWS_WITH(parse_config({"--storage.shard.0=sqlite3://db=a", "--storage.shard.2=sqlite3://db=c"}),
-                    Catch::Contains("storage.shard.1 is missing"));
-  CHECK_THROWS_WITH(parse_config({"--storage.shard.0=sqlite3://db=a", "--storage.shard-override.W3=1"}),
-                    Catch::Contains("names no shard (have 1)"));
+  CHECK_THROWS_WITH(
+    parse_config({"--storage.shard.0=sqlite3://db=a", "--storage.shard.2=sqlite3://db=c"}),
+    Catch::Contains("storage.shard.1 is missing"));
+  CHECK_THROWS_WITH(
+    parse_config({"--storage.shard.0=sqlite3://db=a", "--storage.shard-override.W3=1"}),
+    Catch::Contains("names no shard (have 1)"));
   CHECK_THROWS_WITH(parse_config({"--storage.shard-override.3=0"}),
                     Catch::Contains("not a workspace id"));
   CHECK_THROWS_WITH(parse_config({"--storage.shard.x=sqlite3://db=a"}),

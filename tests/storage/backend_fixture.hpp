@@ -17,8 +17,9 @@
 
 // Runs one storage test suite against every SQL backend (issue 7): sqlite3 always, PostgreSQL
 // and MySQL/MariaDB when their admin connection strings are in the environment:
-//   PARLEY_TEST_POSTGRES='postgresql://host=127.0.0.1 port=55432 dbname=postgres user=parley password=parley'
-//   PARLEY_TEST_MYSQL='mysql://host=127.0.0.1 port=53306 db=mysql user=parley password=parley'
+//   PARLEY_TEST_POSTGRES='postgresql://host=127.0.0.1 port=55432 dbname=postgres user=parley
+//   password=parley' PARLEY_TEST_MYSQL='mysql://host=127.0.0.1 port=53306 db=mysql user=parley
+//   password=parley'
 // (scripts/start-test-databases.sh prints exactly these). Each test case gets a database of
 // its own, created through the admin connection and dropped afterwards.
 
@@ -29,7 +30,9 @@ struct test_backend {
   std::string name;             // "sqlite3", "postgresql" or "mysql"
   std::string admin_connection; // empty for sqlite3
 
-  friend std::ostream& operator<<(std::ostream& out, const test_backend& x) { return out << x.name; }
+  friend std::ostream& operator<<(std::ostream& out, const test_backend& x) {
+    return out << x.name;
+  }
 };
 
 /// sqlite3, then each server backend whose environment variable is set and non-empty.

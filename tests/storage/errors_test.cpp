@@ -44,8 +44,9 @@ TEST_CASE("open_soci_store reports an unreachable database as an io failure",
 TEST_CASE("an unreachable database server is an io failure whose message hides the password",
           "[storage][sql]") {
   // Port 1 on loopback: nothing listens there, the connection is refused at once.
-  for (auto connection : {"postgresql://host=127.0.0.1 port=1 dbname=parley user=parley password=secret",
-                          "mysql://host=127.0.0.1 port=1 db=parley user=parley password=secret"}) {
+  for (auto connection :
+       {"postgresql://host=127.0.0.1 port=1 dbname=parley user=parley password=secret",
+        "mysql://host=127.0.0.1 port=1 db=parley user=parley password=secret"}) {
     auto store = open_soci_store(connection, sync_mode::normal);
     INFO(connection);
     REQUIRE_FALSE(store);

@@ -241,12 +241,14 @@ TEST_CASE("a failing row rolls back the whole batch and the store stays usable",
   auto store = db.open();
   REQUIRE(store->append({msg(1, 1, 1, 7, "before")}));
   db.fail_inserts_at_seq(4);
-  auto failed = store->append({msg(1, 1, 2, 7, "x2"), msg(1, 1, 3, 7, "x3"), msg(1, 1, 4, 7, "x4")});
+  auto failed =
+    store->append({msg(1, 1, 2, 7, "x2"), msg(1, 1, 3, 7, "x3"), msg(1, 1, 4, 7, "x4")});
   REQUIRE_FALSE(failed);
   CHECK(storage_code(failed.error()) == static_cast<uint8_t>(errc::io_failure));
   CHECK(*store->latest_seq(w1, c1) == 1); // no row of the failed batch is durable
   db.clear_fault();
-  auto retried = store->append({msg(1, 1, 2, 7, "x2"), msg(1, 1, 3, 7, "x3"), msg(1, 1, 4, 7, "x4")});
+  auto retried =
+    store->append({msg(1, 1, 2, 7, "x2"), msg(1, 1, 3, 7, "x3"), msg(1, 1, 4, 7, "x4")});
   REQUIRE(retried);
   CHECK(statuses(*retried) == std::vector<append_status>(3, append_status::stored));
 }
@@ -410,7 +412,8 @@ TEST_CASE("timestamps and texts come back exactly as stored", "[storage][sql]") 
     batch.push_back(msg(1, 1, i + 1, 7, "t" + std::to_string(i)));
     batch.back().ts = stamps[i];
   }
-  // 4,000 bytes of four-byte UTF-8 (docs/protocol.md "Rules": the longest text), and odd characters.
+  // 4,000 bytes of four-byte UTF-8 (docs/protocol.md "Rules": the longest text), and odd
+  // characters.
   std::string emoji;
   for (int i = 0; i < 1000; ++i)
     emoji += "\xF0\x9F\x98\x80";

@@ -244,9 +244,9 @@ void cluster_fixture::partition(const std::vector<std::vector<std::string>>& gro
         // A down message is a system message every actor takes: sent through an untyped
         // handle because it is not part of the channel's typed interface.
         for (auto& [ch, hdl] : n.channel_actors)
-          caf::anon_send(caf::actor_cast<caf::actor>(hdl), caf::down_msg{other->ctx->gateway.address(),
-                                            caf::make_error(
-                                              caf::exit_reason::remote_link_unreachable)});
+          caf::anon_send(caf::actor_cast<caf::actor>(hdl),
+                         caf::down_msg{other->ctx->gateway.address(),
+                                       caf::make_error(caf::exit_reason::remote_link_unreachable)});
       }
     }
   }

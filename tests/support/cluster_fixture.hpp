@@ -97,13 +97,13 @@ public:
   }
   bool scheduled(caf::abstract_actor* hdl) const;
 
-  /// What runtime/cluster.cpp does when a peer's monitor fires: every live node drops
+  /// What actors/cluster.cpp does when a peer's monitor fires: every live node drops
   /// `dead` from its placement, re-assigns its channels and asks its presence to re-attach.
   /// Does not run.
   void forget(const std::string& dead);
 
   /// Sets what `name` believes the live peers are (its own placement view), then re-assigns
-  /// and re-attaches as runtime/cluster.cpp's membership_changed does. Does not run.
+  /// and re-attaches as actors/cluster.cpp's membership_changed does. Does not run.
   void set_view(const std::string& name, const std::vector<std::string>& peers);
 
   /// Cuts (partition) or restores the links between groups: each node's view becomes its

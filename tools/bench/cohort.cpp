@@ -17,10 +17,11 @@ ojson cohort::connect(const options& o) {
     auto print = [&](bool final) {
       double secs = std::chrono::duration<double>(steady::now() - t0).count();
       size_t ready = local_.ready_count() + pool_->ready();
-      std::fprintf(stderr, "\rconnecting: %zu/%zu ready, %zu failed, %zu in flight, %.0f/s, %.1f s, %zu workers   %s",
-                   ready, total_, report.failed + pool_->failed(), pool_->pending(),
-                   secs > 0 ? static_cast<double>(ready) / secs : 0.0, secs, pool_->size(),
-                   final ? "\n" : "");
+      std::fprintf(
+        stderr,
+        "\rconnecting: %zu/%zu ready, %zu failed, %zu in flight, %.0f/s, %.1f s, %zu workers   %s",
+        ready, total_, report.failed + pool_->failed(), pool_->pending(),
+        secs > 0 ? static_cast<double>(ready) / secs : 0.0, secs, pool_->size(), final ? "\n" : "");
       std::fflush(stderr);
     };
     // Bounded: every worker's own connect phase ends by its connect timeouts.
@@ -73,8 +74,9 @@ ojson cohort::connect(const options& o) {
   j["setup_frames"] = setup_frames;
   std::printf("connect\n");
   print_row("clients ready / failed", strf("%zu / %zu of %zu", ready, failed, total_));
-  print_row("connect time", strf("%.2f s (%.0f/s)%s", seconds, j["connects_per_s"].get<double>(),
-                                 pool_ ? strf(", %zu worker processes", pool_->size()).c_str() : ""));
+  print_row("connect time",
+            strf("%.2f s (%.0f/s)%s", seconds, j["connects_per_s"].get<double>(),
+                 pool_ ? strf(", %zu worker processes", pool_->size()).c_str() : ""));
   for (auto& [why, n] : failures)
     print_row("  failure", strf("%zu x %s", n, why.c_str()));
   if (!quiet)

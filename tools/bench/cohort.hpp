@@ -12,7 +12,8 @@ namespace parley::bench {
 /// (none when the run fits in one process).
 class cohort {
 public:
-  cohort(fleet& local, worker_pool* pool, size_t total) : local_(local), pool_(pool), total_(total) {}
+  cohort(fleet& local, worker_pool* pool, size_t total)
+    : local_(local), pool_(pool), total_(total) {}
 
   /// Connects the local clients and waits for every worker's connect report with one
   /// progress line for all; then waits for setup traffic to calm everywhere. Prints the

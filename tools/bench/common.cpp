@@ -105,7 +105,8 @@ ojson connect_phase(fleet& f, const options& o) {
   j["settled"] = quiet;
   j["setup_frames"] = frames_json(f);
   std::printf("connect\n");
-  print_row("clients ready / failed", strf("%zu / %zu of %zu", report.ready, report.failed, f.size()));
+  print_row("clients ready / failed",
+            strf("%zu / %zu of %zu", report.ready, report.failed, f.size()));
   print_row("connect time", strf("%.2f s (%.0f/s)", report.seconds,
                                  j["connects_per_s"].get<double>()));
   for (auto& [why, n] : report.failures)

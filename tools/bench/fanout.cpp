@@ -76,9 +76,9 @@ ojson run_fanout(const options& o, admin_api* admin, worker_pool* pool) {
   double self0 = self_cpu_s();
   int64_t start = now_ns();
   uint64_t delivered = 0;
-  std::printf("fanout [%s] to %zu members (%zu connected, %zu node(s), %zu worker(s)), %zu messages\n",
-              proto.name(), o.members, everyone.ready(), o.nodes.size(), everyone.workers(),
-              o.messages);
+  std::printf(
+    "fanout [%s] to %zu members (%zu connected, %zu node(s), %zu worker(s)), %zu messages\n",
+    proto.name(), o.members, everyone.ready(), o.nodes.size(), everyone.workers(), o.messages);
   std::printf("  %5s %6s %7s %9s %9s %9s %9s %9s %7s %10s\n", "msg", "seq", "recv", "ack ms",
               "p50 ms", "p90 ms", "p99 ms", "last ms", "misses", "deliv/s");
   for (size_t i = 0; i < o.messages; ++i) {
@@ -222,7 +222,8 @@ ojson run_fanout(const options& o, admin_api* admin, worker_pool* pool) {
   out["close_reasons"] = everyone.close_reasons(finals);
   if (closed > 0)
     for (auto& [why, n] : out["close_reasons"].items())
-      print_row("closed by node", strf("%llu x %s", (unsigned long long)n.get<uint64_t>(), why.c_str()));
+      print_row("closed by node",
+                strf("%llu x %s", (unsigned long long)n.get<uint64_t>(), why.c_str()));
   out["frames"] = everyone.frames(finals);
   if (pool)
     pool->detach();

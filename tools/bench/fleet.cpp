@@ -221,9 +221,10 @@ fleet::connect_report fleet::connect_all() {
     if (progress_hook)
       return progress_hook(ready_, failed_, pending_);
     double secs = std::chrono::duration<double>(steady::now() - connect_start_).count();
-    std::fprintf(stderr, "\rconnecting: %zu/%zu ready, %zu failed, %zu in flight, %.0f/s, %.1f s   %s",
-                 ready_, total, failed_, pending_, secs > 0 ? static_cast<double>(ready_) / secs : 0.0,
-                 secs, final ? "\n" : "");
+    std::fprintf(stderr,
+                 "\rconnecting: %zu/%zu ready, %zu failed, %zu in flight, %.0f/s, %.1f s   %s",
+                 ready_, total, failed_, pending_,
+                 secs > 0 ? static_cast<double>(ready_) / secs : 0.0, secs, final ? "\n" : "");
     std::fflush(stderr);
   };
   while (ready_ + failed_ < total) {

@@ -77,7 +77,8 @@ ojson run_idle(const options& o, admin_api* admin, worker_pool* pool) {
     print_row("node RSS before connect / after hold",
               strf("%.1f / %.1f MiB", before.rss_kb / 1024.0, after.rss_kb / 1024.0));
     print_row("node RSS per idle connection", strf("%.2f KiB", per));
-    print_row("node CPU while idle", strf("%.3f s over %.1f s", after.cpu_s - cpu0.cpu_s, o.hold_s));
+    print_row("node CPU while idle",
+              strf("%.3f s over %.1f s", after.cpu_s - cpu0.cpu_s, o.hold_s));
   } else {
     print_row("node RSS", "pass --node-pid PID to measure");
   }

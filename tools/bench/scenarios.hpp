@@ -6,8 +6,8 @@
 
 namespace parley::bench {
 
-/// K senders into C channels of S members for T seconds (docs/architecture.md "Fan-out tiers": all push).
-/// `admin` is null for peer targets (rooms need no setup). With `pool`, forked workers hold
+/// K senders into C channels of S members for T seconds (docs/architecture.md "Fan-out tiers": all
+/// push). `admin` is null for peer targets (rooms need no setup). With `pool`, forked workers hold
 /// whole channels each and the parent synchronises the window and merges their results.
 ojson run_throughput(const options& o, admin_api* admin, worker_pool* pool);
 

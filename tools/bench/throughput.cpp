@@ -145,7 +145,8 @@ ojson report(const options& o, const nlohmann::json& c, latency_recorder& ack_re
                    (unsigned long long)unknown, (unsigned long long)of_refused,
                    (unsigned long long)unexpected_acks, (unsigned long long)missing));
   if (new_before_ack)
-    print_row("sender saw message.new before ack", strf("%llu", (unsigned long long)new_before_ack));
+    print_row("sender saw message.new before ack",
+              strf("%llu", (unsigned long long)new_before_ack));
   if (errors.count("rate_limited"))
     std::fprintf(stderr,
                  "warning: the node refused sends with rate_limited; start it with\n  %s\n",
@@ -154,7 +155,8 @@ ojson report(const options& o, const nlohmann::json& c, latency_recorder& ack_re
 }
 
 steady::time_point at_ns(int64_t ns) {
-  return steady::time_point(std::chrono::duration_cast<steady::duration>(std::chrono::nanoseconds(ns)));
+  return steady::time_point(
+    std::chrono::duration_cast<steady::duration>(std::chrono::nanoseconds(ns)));
 }
 
 } // namespace

@@ -7,7 +7,8 @@ namespace parley::bench {
 namespace {
 
 steady::time_point at_ns(int64_t ns) {
-  return steady::time_point(std::chrono::duration_cast<steady::duration>(std::chrono::nanoseconds(ns)));
+  return steady::time_point(
+    std::chrono::duration_cast<steady::duration>(std::chrono::nanoseconds(ns)));
 }
 
 } // namespace

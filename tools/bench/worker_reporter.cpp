@@ -15,7 +15,8 @@ std::optional<nlohmann::json> wait_for_start(int cmd_fd) {
 fleet_config worker_fleet_config(const options& o, double workers) {
   auto fc = make_fleet_config(o);
   fc.connect_rate = std::max(1.0, o.connect_rate / workers);
-  fc.max_pending = std::max<size_t>(1, static_cast<size_t>(static_cast<double>(o.max_pending) / workers));
+  fc.max_pending =
+    std::max<size_t>(1, static_cast<size_t>(static_cast<double>(o.max_pending) / workers));
   return fc;
 }
 

@@ -228,7 +228,8 @@ size_t worker_pool::count_set(std::optional<nlohmann::json> worker::*field) cons
   return n;
 }
 
-std::vector<nlohmann::json> worker_pool::collect(std::optional<nlohmann::json> worker::*field) const {
+std::vector<nlohmann::json>
+worker_pool::collect(std::optional<nlohmann::json> worker::*field) const {
   std::vector<nlohmann::json> out;
   for (auto& w : workers_)
     if ((w.*field).has_value())

@@ -132,7 +132,9 @@ public:
   /// Every live worker reported message k.
   bool all_done(uint64_t k) const;
 
-  const std::vector<nlohmann::json> connected_reports() const { return collect(&worker::connected); }
+  const std::vector<nlohmann::json> connected_reports() const {
+    return collect(&worker::connected);
+  }
   const std::vector<nlohmann::json> settled_reports() const { return collect(&worker::settled); }
   const std::vector<nlohmann::json> final_reports() const { return collect(&worker::final_stats); }
 

@@ -363,7 +363,8 @@ ws_client::read_until(const std::function<bool(const nlohmann::json&)>& pred,
   auto deadline = clock_type::now() + timeout;
   std::vector<nlohmann::json> frames;
   for (;;) {
-    auto left = std::max(milliseconds(0), duration_cast<milliseconds>(deadline - clock_type::now()));
+    auto left =
+      std::max(milliseconds(0), duration_cast<milliseconds>(deadline - clock_type::now()));
     nlohmann::json frame;
     try {
       frame = read_json(left);
