@@ -3,6 +3,8 @@
 
 #include <catch2/catch.hpp>
 
+#include "tests/support/help_text.hpp"
+
 #include <sstream>
 #include <string>
 #include <vector>
@@ -34,18 +36,7 @@ TEST_CASE("parley-bench --help describes every flag", "[bench][options]") {
     INFO(flag);
     CHECK(text.find("\n  --" + flag + " ") != std::string::npos);
   }
-  std::istringstream lines(text);
-  std::string line;
-  size_t listed = 0;
-  while (std::getline(lines, line)) {
-    if (line.rfind("  --", 0) != 0)
-      continue;
-    ++listed;
-    INFO(line);
-    auto gap = line.find("  ", 4);
-    REQUIRE(gap != std::string::npos);
-    CHECK(line.find_first_not_of(' ', gap) != std::string::npos);
-  }
+  auto listed = parley::test::described_options(text);
   CHECK(listed == flags.size());
   CHECK(parse({"fanout", "--bogus", "-h"}).mode == "--help");
 }

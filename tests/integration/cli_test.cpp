@@ -11,6 +11,8 @@
 
 #include <catch2/catch.hpp>
 
+#include "tests/support/help_text.hpp"
+
 #include "protocol/jwt.hpp"
 #include "tests/integration/node_process.hpp"
 
@@ -96,18 +98,7 @@ TEST_CASE("parley --help describes every flag; a bad flag is one line naming it"
                         "parley inspect"})
     CHECK(help.out.find(synopsis) != std::string::npos);
   // Every flag line has a description beside it.
-  std::istringstream lines(help.out);
-  std::string line;
-  size_t flags = 0;
-  while (std::getline(lines, line)) {
-    if (line.rfind("  --", 0) != 0)
-      continue;
-    ++flags;
-    INFO(line);
-    auto gap = line.find("  ", 4);
-    REQUIRE(gap != std::string::npos);
-    CHECK(line.find_first_not_of(' ', gap) != std::string::npos);
-  }
+  auto flags = parley::test::described_options(help.out);
   CHECK(flags >= 20); // 28 today: the lines above were found
 
   const std::vector<std::pair<std::string, std::string>> bad = {

@@ -1,5 +1,7 @@
 #include <catch2/catch.hpp>
 
+#include "tests/support/help_text.hpp"
+
 #include <cstdio>
 #include <fstream>
 #include <sstream>
@@ -90,18 +92,7 @@ TEST_CASE("parleyd --help lists every key with a one-line description", "[runtim
     CHECK(text.find("\n  --" + key + " ") != std::string::npos);
   }
   // Each key's line holds its value name and, after a gap, its description.
-  std::istringstream lines(text);
-  std::string line;
-  size_t listed = 0;
-  while (std::getline(lines, line)) {
-    if (line.rfind("  --", 0) != 0)
-      continue;
-    ++listed;
-    INFO(line);
-    auto gap = line.find("  ", 4);
-    REQUIRE(gap != std::string::npos);
-    CHECK(line.find_first_not_of(' ', gap) != std::string::npos);
-  }
+  auto listed = parley::test::described_options(text);
   CHECK(listed == all_keys.size());
   for (auto group : {"Listener:", "Storage:", "Cluster:", "Limits:", "Fan-out:", "Presence:",
                      "Redis presence mirror:", "Kafka export:", "TLS (PEM files):", "Logging:"})
