@@ -14,10 +14,29 @@ namespace parley {
 
 namespace {
 
-/// Spawns `fun` on its own thread when `detached`, else on the scheduler.
-template <class F>
-auto spawn_maybe_detached(caf::actor_system& sys, bool detached, F fun) {
-  return detached ? sys.spawn<caf::detached>(std::move(fun)) : sys.spawn(std::move(fun));
+/// Spawns `fun` with `args` on its own thread when `detached`, else on the scheduler. (With
+/// no arguments at all CAF 0.17 binds a reference to a null pointer: UBSan reports it.)
+template <class F, class... Ts>
+auto spawn_maybe_detached(caf::actor_system& sys, bool detached, F fun, Ts&&... args) {
+  return detached ? sys.spawn<caf::detached>(std::move(fun), std::forward<Ts>(args)...)
+                  : sys.spawn(std::move(fun), std::forward<Ts>(args)...);
+}
+
+/// The group commit, instrumented as one per node.
+group_commit_actor::behavior_type
+instrumented_group_commit(group_commit_actor::stateful_pointer<group_commit_state> self,
+                          metrics_ptr metrics, std::shared_ptr<storage::message_log> writer,
+                          size_t max_batch) {
+  self->state.slot = actor_slot(metrics, actor_kind::group_commit, self->id(), "group_commit");
+  return group_commit(self, std::move(writer), max_batch);
+}
+
+/// One storage worker, instrumented.
+storage_actor::behavior_type
+instrumented_storage_worker(storage_actor::stateful_pointer<storage_worker_state> self,
+                            metrics_ptr metrics, node_storage::worker w, size_t ring) {
+  self->state.slot = actor_slot(metrics, actor_kind::storage_worker, self->id(), "storage_worker");
+  return storage_worker(self, std::move(w.log), std::move(w.members), ring);
 }
 
 } // namespace
@@ -28,25 +47,11 @@ void spawn_node_actors(caf::actor_system& sys, const node_ptr& node, node_storag
   node->quota
     = std::make_unique<workspace_quota>(lim.workspace_rate_per_s, lim.workspace_burst);
   auto metrics = node->metrics;
-  auto writer = storage.writer;
-  auto max_batch = lim.commit_max_batch;
-  node->group_commit = spawn_maybe_detached(
-    sys, storage.detached,
-    [=](group_commit_actor::stateful_pointer<group_commit_state> self)
-      -> group_commit_actor::behavior_type {
-      self->state.slot = actor_slot(metrics, actor_kind::group_commit, self->id(), "group_commit");
-      return group_commit(self, writer, max_batch);
-    });
-  auto ring = lim.recent_ring;
-  auto spawn_worker = [&](node_storage::worker w) {
-    return spawn_maybe_detached(
-      sys, storage.detached,
-      [=](storage_actor::stateful_pointer<storage_worker_state> self)
-        -> storage_actor::behavior_type {
-        self->state.slot
-          = actor_slot(metrics, actor_kind::storage_worker, self->id(), "storage_worker");
-        return storage_worker(self, w.log, w.members, ring);
-      });
+  node->group_commit = spawn_maybe_detached(sys, storage.detached, instrumented_group_commit,
+                                            metrics, storage.writer, lim.commit_max_batch);
+  auto spawn_worker = [&](const node_storage::worker& w) {
+    return spawn_maybe_detached(sys, storage.detached, instrumented_storage_worker, metrics, w,
+                                lim.recent_ring);
   };
   if (storage.workers.size() == 1) {
     node->store = spawn_worker(storage.workers.front());

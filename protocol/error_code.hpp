@@ -4,7 +4,7 @@
 
 namespace parley {
 
-/// Error codes of the wire protocol and REST (docs/protocol.md "Wire protocol", "REST").
+/// Error codes of the wire protocol and REST (docs/protocol.md "Error codes").
 enum class error_code {
   bad_request,
   not_in_channel,
