@@ -60,10 +60,14 @@ template <class Handle, class OnValue, class... Ts>
 void ask(server_context& ctx, Handle dest, rest_api::callback done,
          std::function<rest_reply(const caf::error&)> on_error, OnValue on_value, Ts... xs) {
   auto timeout = ctx.node->limits.request_timeout;
-  ctx.system.spawn([=](caf::event_based_actor* self) {
-    self->request(dest, timeout, xs...)
-      .then(on_value, [=](caf::error& err) { done(on_error(err)); });
-  });
+  // `dest` goes in as a spawn argument: with none at all CAF 0.17 binds a reference to a null
+  // pointer (UBSan reports it).
+  ctx.system.spawn(
+    [=](caf::event_based_actor* self, const Handle& to) {
+      self->request(to, timeout, xs...)
+        .then(on_value, [=](caf::error& err) { done(on_error(err)); });
+    },
+    dest);
 }
 
 std::optional<json> parse_body(const rest_api::request& req) {
