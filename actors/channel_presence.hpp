@@ -8,7 +8,7 @@
 
 namespace parley {
 
-/// Who of a channel is online on which node, and the presence.update frames that follows
+/// Who of a channel is online on which node, and the presence.update frames that follow
 /// from it (docs/protocol.md "Rules", presence): a member is online while any node reports
 /// it online, away while it is away everywhere it is connected. Owned by the channel state.
 struct channel_presence {
