@@ -87,10 +87,11 @@ struct actor_row {
   uint64_t processed;
 };
 
-/// The node-wide metrics registry (docs/architecture.md "Operators"), owned by node_context.
-/// Hot-path figures are prometheus-cpp counters and gauges (atomics) cached per kind, or atomic
-/// histograms; figures derived from the live-actor table (mailbox depth, hot channels) are
-/// computed per scrape, so label cardinality stays bounded by the kinds and the top K channels.
+/// The node-wide metrics registry (docs/architecture.md "Operators"), shared by the actors of a
+/// node (actors/node_env.hpp). Hot-path figures are prometheus-cpp counters and gauges (atomics)
+/// cached per kind, or atomic histograms; figures derived from the live-actor table (mailbox depth,
+/// hot channels) are computed per scrape, so label cardinality stays bounded by the kinds and the
+/// top K channels.
 class actor_metrics {
 public:
   /// Metrics of one actor kind, cached so a probe does no lookup.
@@ -127,7 +128,7 @@ public:
   prometheus::Counter* presence_transitions = nullptr;
   prometheus::Counter* dropped_frames = nullptr;
   // The per-peer circuit figures (parley_circuit_state{peer}, ...) are rendered per scrape
-  // from node_context::circuits by runtime/metrics.cpp.
+  // from the node's peer_circuits by runtime/metrics.cpp.
 
   atomic_histogram delivery_latency;   // seconds, ack -> socket write, per recipient
   atomic_histogram commit_batch;    // messages per commit

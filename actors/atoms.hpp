@@ -44,6 +44,7 @@ using left_atom = caf::atom_constant<caf::atom("left")>;
 using rehome_atom = caf::atom_constant<caf::atom("rehome")>;
 
 // presence
+using wire_atom = caf::atom_constant<caf::atom("wire")>;         // spawn-time wiring
 using connect_atom = caf::atom_constant<caf::atom("connect")>;
 using disconn_atom = caf::atom_constant<caf::atom("disconn")>;
 using status_atom = caf::atom_constant<caf::atom("status")>;     // presence.set

@@ -24,7 +24,7 @@ bool is_member(const channel_state& st, const principal& who) {
 void remember_ack(channel_state& st, const std::string& key, const send_ack& ack) {
   if (st.acked.emplace(key, ack).second) {
     st.acked_order.push_back(key);
-    if (st.acked_order.size() > st.node->limits.dedup_cache) {
+    if (st.acked_order.size() > st.deps->env.limits.dedup_cache) {
       st.acked.erase(st.acked_order.front());
       st.acked_order.pop_front();
     }
@@ -39,10 +39,17 @@ void touch(channel_self self) {
   self->state.last_active = self->clock().now();
 }
 
+/// The gateways of every live node, this one's included.
+std::vector<gateway_actor> every_gateway(const channel_state& st) {
+  auto result = st.deps->nodes->peer_gateways();
+  result.push_back(st.deps->gateway);
+  return result;
+}
+
 /// Every node's gateway: membership changes reach the affected users wherever they are.
 void tell_all_gateways(channel_self self, const std::vector<user_id>& joined) {
   auto& st = self->state;
-  for (auto& gw : st.node->all_gateways())
+  for (auto& gw : every_gateway(st))
     self->send(gw, joined_atom::value, st.id, st.workspace, joined, st.durable_seq());
 }
 
@@ -57,11 +64,12 @@ void schedule_idle_check(channel_self self) {
   if (st.idle_check_scheduled || !quiet(st))
     return;
   st.idle_check_scheduled = true;
-  self->delayed_send(self, st.node->limits.channel_idle, idle_atom::value);
+  self->delayed_send(self, st.deps->env.limits.channel_idle, idle_atom::value);
 }
 
 void leave_directory(channel_self self) {
-  self->state.node->channels.forget(self->state.id, caf::actor_cast<channel_actor>(self));
+  if (auto directory = self->state.deps->directory.lock())
+    directory->forget(self->state.id, caf::actor_cast<channel_actor>(self));
 }
 
 /// Steps down: every waiting sender learns `unavailable`, the next use re-activates the
@@ -119,10 +127,10 @@ void on_durable(channel_self self, channel_state::committing_send& c) {
   }
   auto ack = ack_of(c.msg);
   remember_ack(st, key, ack);
-  ++st.node->counters.messages_acked;
+  ++st.deps->env.counters->messages_acked;
   auto fanout_start = steady_ns();
   st.ring.push_back(c.msg);
-  if (st.ring.size() > st.node->limits.recent_ring)
+  if (st.ring.size() > st.deps->env.limits.recent_ring)
     st.ring.pop_front();
   bool written = fan_out_message(self, c.msg, ack, c.req.origin_gateway, c.req.origin_conn);
   if (auto* stats = st.slot.stats()) {
@@ -191,11 +199,11 @@ void admit(channel_self self, channel_state::pending_send& p) {
   auto b = st.buckets.find(req.sender.user);
   if (b == st.buckets.end())
     b = st.buckets
-          .emplace(req.sender.user,
-                   token_bucket{st.node->limits.user_rate_per_s, st.node->limits.user_burst})
+          .emplace(req.sender.user, token_bucket{st.deps->env.limits.user_rate_per_s,
+                                                 st.deps->env.limits.user_burst})
           .first;
   if (!b->second.available(now) || !st.quota->try_take(now)) {
-    ++st.node->counters.rate_limited;
+    ++st.deps->env.counters->rate_limited;
     p.rp.deliver(make_error(error_code::rate_limited));
     return;
   }
@@ -216,7 +224,7 @@ void admit(channel_self self, channel_state::pending_send& p) {
   c.req = std::move(req);
   c.rps.push_back(p.rp);
   st.committing_keys.emplace(key, seq);
-  self->request(st.node->group_commit, st.node->limits.request_timeout, append_atom::value, msg)
+  self->request(st.deps->group_commit, st.deps->env.limits.request_timeout, append_atom::value, msg)
     .then([=](const storage::append_outcome& out) { committed(self, seq, out); },
           [=](caf::error& err) { committed(self, seq, std::move(err)); });
 }
@@ -258,7 +266,7 @@ caf::result<send_reply> on_send(channel_self self, send_request& req) {
   auto sender = req.sender;
   auto cmid = req.client_msg_id;
   st.pending.push_back(channel_state::pending_send{id, std::move(req), rp, false, false, {}});
-  self->request(st.node->store, st.node->limits.request_timeout, dedup_atom::value,
+  self->request(st.deps->store, st.deps->env.limits.request_timeout, dedup_atom::value,
                 sender.workspace, sender.user, cmid)
     .then([=](std::vector<chat_message>& found) { looked_up(self, id, &found); },
           [=](caf::error&) { looked_up(self, id, nullptr); });
@@ -276,7 +284,7 @@ caf::result<backfill_page> on_backfill(channel_self self, const principal& who, 
   if (!is_member(st, who))
     return make_error(error_code::not_in_channel);
   limit = std::max<uint32_t>(1, std::min<uint32_t>(limit, 100));
-  st.node->metrics->backfill_requests->Increment();
+  st.deps->env.metrics->backfill_requests->Increment();
   backfill_page page;
   page.channel = st.id;
   page.after_seq = after;
@@ -289,11 +297,11 @@ caf::result<backfill_page> on_backfill(channel_self self, const principal& who, 
     for (; it != st.ring.end() && page.messages.size() < limit; ++it)
       page.messages.push_back(*it);
     page.has_more = it != st.ring.end();
-    st.node->metrics->backfill_rows->Increment(static_cast<double>(page.messages.size()));
+    st.deps->env.metrics->backfill_rows->Increment(static_cast<double>(page.messages.size()));
     return page;
   }
   auto rp = self->make_response_promise<backfill_page>();
-  self->request(st.node->store, st.node->limits.request_timeout, read_atom::value, st.workspace,
+  self->request(st.deps->store, st.deps->env.limits.request_timeout, read_atom::value, st.workspace,
                 st.id, after, limit + 1)
     .then(
       [=](std::vector<chat_message>& rows) mutable {
@@ -304,7 +312,7 @@ caf::result<backfill_page> on_backfill(channel_self self, const principal& who, 
         if (page.has_more)
           rows.resize(limit);
         page.messages = std::move(rows);
-        self->state.node->metrics->backfill_rows->Increment(
+        self->state.deps->env.metrics->backfill_rows->Increment(
           static_cast<double>(page.messages.size()));
         rp.deliver(std::move(page));
       },
@@ -319,7 +327,7 @@ caf::result<std::vector<user_id>> on_add(channel_self self, const std::vector<us
   if (!st.found)
     return make_error(error_code::not_found);
   auto rp = self->make_response_promise<std::vector<user_id>>();
-  self->request(st.node->store, st.node->limits.request_timeout, add_members_atom::value,
+  self->request(st.deps->store, st.deps->env.limits.request_timeout, add_members_atom::value,
                 st.workspace, st.id, users)
     .then(
       [=](std::vector<user_id>& added) mutable {
@@ -338,7 +346,7 @@ caf::result<bool> on_remove(channel_self self, user_id user) {
   if (!st.found)
     return make_error(error_code::not_found);
   auto rp = self->make_response_promise<bool>();
-  self->request(st.node->store, st.node->limits.request_timeout, rm_member_atom::value,
+  self->request(st.deps->store, st.deps->env.limits.request_timeout, rm_member_atom::value,
                 st.workspace, st.id, user)
     .then(
       [=](bool removed) mutable {
@@ -346,7 +354,7 @@ caf::result<bool> on_remove(channel_self self, user_id user) {
         if (removed) {
           st.members.erase(user);
           drop_member(self, user);
-          for (auto& gw : st.node->all_gateways())
+          for (auto& gw : every_gateway(st))
             self->send(gw, left_atom::value, st.id, st.workspace, user);
         }
         rp.deliver(removed);
@@ -362,12 +370,12 @@ void on_idle(channel_self self) {
     return;
   auto idle_for = self->clock().now() - st.last_active;
   // An unknown channel leaves as soon as it answered: ids cost nothing to make up.
-  if (!st.found || idle_for >= st.node->limits.channel_idle) {
+  if (!st.found || idle_for >= st.deps->env.limits.channel_idle) {
     leave_directory(self);
     self->quit();
   } else {
     st.idle_check_scheduled = true;
-    self->delayed_send(self, st.node->limits.channel_idle - idle_for, idle_atom::value);
+    self->delayed_send(self, st.deps->env.limits.channel_idle - idle_for, idle_atom::value);
   }
 }
 
@@ -440,7 +448,7 @@ void activated(channel_self self, channel_snapshot& snap) {
   auto& st = self->state;
   st.found = snap.found;
   st.workspace = snap.workspace;
-  st.quota = st.node->quota->bucket(st.workspace);
+  st.quota = st.deps->quotas->bucket(st.workspace);
   st.members.insert(snap.members.begin(), snap.members.end());
   st.last_seq = snap.latest_seq;
   for (auto& m : snap.recent) {
@@ -452,7 +460,7 @@ void activated(channel_self self, channel_snapshot& snap) {
   if (st.found) {
     // A re-activated channel (after stepping down or re-homing) does not know who is
     // online: every node's presence re-attaches its users of this channel.
-    for (auto& gw : st.node->all_gateways())
+    for (auto& gw : every_gateway(st))
       self->send(gw, rehome_atom::value, st.id);
     schedule_idle_check(self);
   } else {
@@ -468,12 +476,12 @@ std::string dedup_key(const principal& who, const std::string& client_msg_id) {
          + client_msg_id;
 }
 
-channel_actor::behavior_type channel(channel_self self, node_ptr node, channel_id id) {
+channel_actor::behavior_type channel(channel_self self, channel_deps_ptr deps, channel_id id) {
   auto& st = self->state;
-  st.node = std::move(node);
+  st.deps = std::move(deps);
   st.id = id;
   st.last_active = self->clock().now();
-  st.slot = actor_slot(st.node->metrics, actor_kind::channel, self->id(), id.str());
+  st.slot = actor_slot(st.deps->env.metrics, actor_kind::channel, self->id(), id.str());
   // A node that went down takes its online users with it.
   self->set_down_handler([=](caf::down_msg& dm) {
     auto probe = metrics_probe(self);
@@ -483,7 +491,7 @@ channel_actor::behavior_type channel(channel_self self, node_ptr node, channel_i
   });
   // Activation: everything waits (skipped, kept in the mailbox) until the snapshot is loaded.
   self->set_default_handler(caf::skip);
-  self->request(st.node->store, st.node->limits.request_timeout, load_atom::value, id)
+  self->request(st.deps->store, st.deps->env.limits.request_timeout, load_atom::value, id)
     .then([=](channel_snapshot& snap) { activated(self, snap); },
           [=](caf::error& err) {
             log(log_level::warning, "channel cannot load from storage: " + to_string(err),

@@ -17,7 +17,7 @@
 #include "actors/channel_fanout.hpp"
 #include "actors/channel_presence.hpp"
 #include "actors/interfaces.hpp"
-#include "actors/node_context.hpp"
+#include "actors/channel_deps.hpp"
 #include "protocol/token_bucket.hpp"
 
 namespace parley {
@@ -49,7 +49,7 @@ struct channel_state {
     caf::expected<storage::append_outcome> outcome = storage::append_outcome{};
   };
 
-  node_ptr node;
+  channel_deps_ptr deps;
   channel_id id;
   bool found = false;
   workspace_id workspace;
@@ -82,7 +82,7 @@ struct channel_state {
 };
 
 /// The behaviour of a channel actor (interface: channel_actor in actors/interfaces.hpp).
-channel_actor::behavior_type channel(channel_self self, node_ptr node, channel_id id);
+channel_actor::behavior_type channel(channel_self self, channel_deps_ptr deps, channel_id id);
 
 /// The dedup key (docs/protocol.md "Rules"): (workspace, user, client_msg_id).
 std::string dedup_key(const principal& who, const std::string& client_msg_id);

@@ -32,7 +32,7 @@ void schedule_catch_up(channel_self self, caf::actor_clock::time_point due) {
 /// Sends `d` as a request the peer's gateway answers once it has pushed it: no answer within
 /// the deadline is a failure of the peer's circuit, an answer a success.
 void confirmed_send(channel_self self, const gateway_actor& gw, const delivery& d,
-                    const std::string& peer) {
+                    std::shared_ptr<peer_circuit> circuit) {
   auto& st = self->state;
   auto& link = st.fanout.links[gw];
   link.confirming = true;
@@ -42,24 +42,23 @@ void confirmed_send(channel_self self, const gateway_actor& gw, const delivery& 
     if (auto i = links.find(gw); i != links.end())
       i->second.confirming = false;
   };
-  self->request(gw, st.node->limits.internode_deadline, deliver_atom::value, d)
+  self->request(gw, st.deps->env.limits.internode_deadline, deliver_atom::value, d)
     .then(
       [=]() {
         done();
-        self->state.node->circuits.succeeded(peer);
+        circuit->succeeded();
       },
       [=](caf::error&) {
         done();
-        auto& circuits = self->state.node->circuits;
-        circuits.failed(peer, self->clock().now());
+        circuit->failed(self->clock().now());
         auto& links = self->state.fanout.links;
         auto i = links.find(gw);
-        if (i != links.end() && circuits.state_of(peer) != circuit_breaker::state::closed) {
+        if (i != links.end() && circuit->state() != circuit_breaker::state::closed) {
           // This miss opened the circuit (or was its probe): whether the peer ever pushes
           // what it got is unknown, so it is owed a cursor, and even a quiet channel comes
           // back to probe.
           i->second.behind = true;
-          schedule_catch_up(self, circuits.next_probe(peer));
+          schedule_catch_up(self, circuit->next_probe());
         }
       });
 }
@@ -78,31 +77,34 @@ void confirmed_send(channel_self self, const gateway_actor& gw, const delivery& 
 /// channel.cursor (catch-up tick, or ahead of a presence update), and backfill.
 bool deliver_to(channel_self self, const gateway_actor& gw, const delivery& d) {
   auto& st = self->state;
-  auto& node = *st.node;
+  auto& deps = *st.deps;
   // Every gateway but this node's own is on another node (one gateway per node); comparing
   // handles rather than CAF node ids also holds in the one-system simulation of a cluster.
-  if (gw == node.gateway) {
+  if (gw == deps.gateway) {
     self->send(gw, deliver_atom::value, d);
     return true;
   }
-  auto& lim = node.limits;
+  auto& lim = deps.env.limits;
   auto& link = st.fanout.links[gw];
-  if (link.peer.empty() && lim.internode_deadline.count() > 0)
-    link.peer = node.nodes.name_of(gw);
-  if (link.peer.empty()) {
+  if (!link.circuit && lim.internode_deadline.count() > 0) {
+    // First delivery to this peer: two short lookups, then the circuit is kept.
+    auto peer = deps.nodes->name_of(gw);
+    if (!peer.empty())
+      link.circuit = deps.circuits->of(peer, lim.circuit_failures, lim.circuit_probe_interval);
+  }
+  if (!link.circuit) {
     // Circuits off, or not a live peer any more (its down message is on the way).
-    ++node.counters.deliveries_sent_remote;
+    ++deps.env.counters->deliveries_sent_remote;
     self->send(gw, deliver_atom::value, d);
     return true;
   }
-  auto verdict = node.circuits.attempt(link.peer, self->clock().now(), lim.circuit_failures,
-                                       lim.circuit_probe_interval);
+  auto verdict = link.circuit->attempt(self->clock().now());
   if (verdict == circuit_breaker::verdict::skip) {
     link.behind = true;
-    schedule_catch_up(self, node.circuits.next_probe(link.peer));
+    schedule_catch_up(self, link.circuit->next_probe());
     return false;
   }
-  ++node.counters.deliveries_sent_remote;
+  ++deps.env.counters->deliveries_sent_remote;
   if (link.behind) {
     link.behind = false;
     // A message.new or a cursor reveals the gap by itself; a presence update does not.
@@ -112,7 +114,7 @@ bool deliver_to(channel_self self, const gateway_actor& gw, const delivery& d) {
   auto now = self->clock().now();
   if (verdict == circuit_breaker::verdict::probe
       || (!link.confirming && now - link.confirm_sent >= lim.internode_deadline / 5))
-    confirmed_send(self, gw, d, link.peer);
+    confirmed_send(self, gw, d, link.circuit);
   else
     self->send(gw, deliver_atom::value, d);
   return true;
@@ -136,11 +138,11 @@ int64_t fanout_backlog(const node_counters& c) {
 /// degrade first, DMs and small channels keep real-time push (docs/architecture.md
 /// "Backpressure").
 bool read_time_fanout(const channel_state& st) {
-  auto& lim = st.node->limits;
+  auto& lim = st.deps->env.limits;
   if (st.members.size() > lim.large_channel_members)
     return true;
   return st.members.size() > lim.overload_cursor_members
-         && fanout_backlog(st.node->counters) > static_cast<int64_t>(lim.overload_backlog);
+         && fanout_backlog(*st.deps->env.counters) > static_cast<int64_t>(lim.overload_backlog);
 }
 
 void send_cursor(channel_self self) {
@@ -156,7 +158,7 @@ void cursor_advanced(channel_self self) {
   fo.cursor_dirty = true;
   if (fo.cursor_scheduled)
     return;
-  auto due = fo.last_cursor + self->state.node->limits.cursor_interval;
+  auto due = fo.last_cursor + self->state.deps->env.limits.cursor_interval;
   auto now = self->clock().now();
   if (now >= due) {
     send_cursor(self);
@@ -172,7 +174,7 @@ bool fan_out_message(channel_self self, const chat_message& msg, const send_ack&
                      const gateway_actor& origin_gateway, uint64_t origin_conn) {
   auto& st = self->state;
   if (read_time_fanout(st)) {
-    ++st.node->counters.cursor_fanouts;
+    ++st.deps->env.counters->cursor_fanouts;
     cursor_advanced(self);
     return false;
   }

@@ -1,11 +1,12 @@
 #pragma once
 
 #include <map>
-#include <string>
+#include <memory>
 
 #include <caf/actor_clock.hpp>
 
 #include "actors/interfaces.hpp"
+#include "actors/peer_circuits.hpp"
 #include "protocol/message.hpp"
 
 namespace parley {
@@ -22,7 +23,7 @@ using channel_self = channel_actor::stateful_pointer<channel_state>;
 struct channel_fanout {
   /// The delivery path to another node's gateway.
   struct peer_link {
-    std::string peer;        // the peer node's name: the key of its circuit
+    std::shared_ptr<peer_circuit> circuit; // null while circuits are off or the peer unknown
     bool confirming = false; // a delivery awaiting confirmation is out
     caf::actor_clock::time_point confirm_sent; // when the last one went out
     bool behind = false;     // deliveries were skipped (open circuit): owes the peer a cursor

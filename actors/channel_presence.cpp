@@ -25,7 +25,7 @@ void publish(channel_self self, user_id user, presence_status status) {
 
 void presence_changed(channel_self self, user_id user, presence_status status) {
   auto& st = self->state;
-  auto& lim = st.node->limits;
+  auto& lim = st.deps->env.limits;
   if (st.members.size() > lim.presence_push_members)
     return; // pull-only channel: presence.get answers from `online`
   if (st.members.size() <= lim.presence_coalesce_members) {

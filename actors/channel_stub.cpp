@@ -44,14 +44,16 @@ channel_actor::behavior_type forwarding(stub_self self) {
 
 } // namespace
 
-channel_actor::behavior_type channel_stub(stub_self self, node_ptr node, channel_id id,
+channel_actor::behavior_type channel_stub(stub_self self, channel_deps_ptr deps, channel_id id,
                                           cluster_actor owner_node) {
-  self->state.slot = actor_slot(node->metrics, actor_kind::channel_stub, self->id(), id.str());
+  auto& env = deps->env;
+  self->state.slot = actor_slot(env.metrics, actor_kind::channel_stub, self->id(), id.str());
   // `failed`: no owner, no answer, or the owner's channel died (not a normal passivation).
   auto leave = [=](bool failed) {
     if (failed)
-      node->metrics->internode_failures->Increment();
-    node->channels.forget(id, caf::actor_cast<channel_actor>(self));
+      deps->env.metrics->internode_failures->Increment();
+    if (auto directory = deps->directory.lock())
+      directory->forget(id, caf::actor_cast<channel_actor>(self));
     self->quit(make_error(error_code::unavailable));
   };
   // Until the owner answers, requests wait in the mailbox (skipped, kept in order).
@@ -59,7 +61,7 @@ channel_actor::behavior_type channel_stub(stub_self self, node_ptr node, channel
   if (!owner_node) {
     leave(true);
   } else {
-    self->request(owner_node, node->limits.request_timeout, locate_atom::value, id)
+    self->request(owner_node, env.limits.request_timeout, locate_atom::value, id)
       .then(
         [=](const channel_actor& channel) {
           self->state.target = channel;

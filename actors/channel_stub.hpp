@@ -5,7 +5,7 @@
 
 #include "actors/actor_metrics.hpp"
 #include "actors/interfaces.hpp"
-#include "actors/node_context.hpp"
+#include "actors/channel_deps.hpp"
 
 namespace parley {
 
@@ -21,6 +21,7 @@ struct channel_stub_state {
 
 /// The behaviour of a stub: the channel_actor interface, forwarded to the owner's channel.
 channel_actor::behavior_type channel_stub(channel_actor::stateful_pointer<channel_stub_state> self,
-                                          node_ptr node, channel_id id, cluster_actor owner_node);
+                                          channel_deps_ptr deps, channel_id id,
+                                          cluster_actor owner_node);
 
 } // namespace parley

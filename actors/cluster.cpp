@@ -21,10 +21,10 @@ constexpr auto connect_timeout = std::chrono::seconds(3);
 void membership_changed(cluster_self self, bool peer_added) {
   auto& st = self->state;
   ++st.changes;
-  st.node->channels.reassign(peer_added);
-  self->send(st.node->presence, rehome_atom::value);
+  st.deps.channels->reassign(peer_added);
+  self->send(st.deps.presence, rehome_atom::value);
   std::string live;
-  for (auto& n : st.node->nodes.live())
+  for (auto& n : st.deps.nodes->live())
     live += (live.empty() ? "" : ",") + n;
   log(log_level::info, "cluster live nodes: " + live, {{"actor", "cluster"}});
 }
@@ -47,7 +47,7 @@ void link_up(cluster_self self, size_t i, const cluster_actor& remote,
   l.up = true;
   l.backoff = std::chrono::milliseconds(250);
   self->monitor(remote);
-  self->state.node->nodes.set_peer(placement::peer{l.member.name, remote, gateway});
+  self->state.deps.nodes->set_peer(placement::peer{l.member.name, remote, gateway});
   membership_changed(self, true);
 }
 
@@ -56,13 +56,13 @@ void link_up(cluster_self self, size_t i, const cluster_actor& remote,
 /// other side waits for the dialler's hello and adopts that link.
 bool dials(cluster_self self, size_t i) {
   return !self->system().has_openssl_manager()
-         || self->state.node->nodes.self() < self->state.links[i].member.name;
+         || self->state.deps.nodes->self() < self->state.links[i].member.name;
 }
 
 void greet(cluster_self self, size_t i, cluster_actor remote) {
   auto& st = self->state;
-  self->request(remote, connect_timeout, hello_atom::value, st.node->nodes.self(),
-                st.node->gateway)
+  self->request(remote, connect_timeout, hello_atom::value, st.deps.nodes->self(),
+                st.deps.gateway)
     .then(
       [=](const std::string& name, const gateway_actor& gateway) {
         auto& l = self->state.links[i];
@@ -105,10 +105,10 @@ void connect(cluster_self self, size_t i) {
 
 } // namespace
 
-cluster_actor::behavior_type cluster(cluster_self self, node_ptr node,
+cluster_actor::behavior_type cluster(cluster_self self, cluster_deps deps,
                                      std::vector<cluster_member> peers) {
   auto& st = self->state;
-  st.node = std::move(node);
+  st.deps = std::move(deps);
   for (auto& p : peers)
     st.links.push_back(cluster_state::link{p, {}, false, false});
   self->set_down_handler([=](caf::down_msg& dm) {
@@ -119,7 +119,7 @@ cluster_actor::behavior_type cluster(cluster_self self, node_ptr node,
         log(log_level::warning, "node " + l.member.name + " is down", {{"actor", "cluster"}});
         l.up = false;
         l.remote = nullptr;
-        st.node->nodes.remove_peer(l.member.name);
+        st.deps.nodes->remove_peer(l.member.name);
         membership_changed(self, false);
         retry_later(self, i);
       }
@@ -147,13 +147,13 @@ cluster_actor::behavior_type cluster(cluster_self self, node_ptr node,
           connect(self, i);
         }
       }
-      return {st.node->nodes.self(), st.node->gateway};
+      return {st.deps.nodes->self(), st.deps.gateway};
     },
     [=](locate_atom, channel_id ch) -> caf::result<channel_actor> {
       auto& st = self->state;
-      if (st.node->nodes.owner(ch) != st.node->nodes.self())
+      if (st.deps.nodes->owner(ch) != st.deps.nodes->self())
         return make_error(error_code::unavailable); // views differ for a moment
-      return st.node->channels.get(ch);
+      return st.deps.channels->get(ch);
     },
     [=](retry_atom, uint64_t i) {
       if (i < self->state.links.size())

@@ -8,9 +8,18 @@
 
 #include "actors/cluster_member.hpp"
 #include "actors/interfaces.hpp"
-#include "actors/node_context.hpp"
+#include "actors/channel_directory.hpp"
+#include "actors/placement.hpp"
 
 namespace parley {
+
+/// What the cluster actor is given at spawn.
+struct cluster_deps {
+  gateway_actor gateway;   // this node's, announced to the peers
+  presence_actor presence; // re-attaches this node's users after a change
+  std::shared_ptr<placement> nodes;
+  std::shared_ptr<channel_directory> channels;
+};
 
 /// Cluster membership of one node (docs/architecture.md "Cluster"): BASP links to every peer of the
 /// cluster file with reconnect and backoff, node-down detection by monitoring the peers'
@@ -28,13 +37,13 @@ struct cluster_state {
     caf::timespan backoff = std::chrono::milliseconds(250);
   };
 
-  node_ptr node;
+  cluster_deps deps;
   std::vector<link> links;
   uint64_t changes = 0;
 };
 
 /// The behaviour of the cluster actor (interface: cluster_actor).
 cluster_actor::behavior_type cluster(cluster_actor::stateful_pointer<cluster_state> self,
-                                     node_ptr node, std::vector<cluster_member> peers);
+                                     cluster_deps deps, std::vector<cluster_member> peers);
 
 } // namespace parley

@@ -49,11 +49,11 @@ template <class OnValue, class OnError, class... Ts>
 void ask_channel(connection_self self, channel_id ch, OnValue on_value, OnError on_error,
                  Ts... xs) {
   auto& st = self->state;
-  auto timeout = st.node->limits.request_timeout;
+  auto timeout = st.deps->env.limits.request_timeout;
   auto i = st.channels.find(ch);
   bool cached = i != st.channels.end();
   if (!cached)
-    i = st.channels.emplace(ch, st.node->channels.get(ch)).first;
+    i = st.channels.emplace(ch, st.deps->channels->get(ch)).first;
   auto hdl = i->second;
   self->request(hdl, timeout, xs...).then(on_value, [=](caf::error& err) {
     auto& channels = self->state.channels;
@@ -70,7 +70,7 @@ void handle_frame(connection_self self, const std::string& text);
 
 void on_send(connection_self self, send_frame& f) {
   auto& st = self->state;
-  send_request req{st.who, f.channel, f.client_msg_id, std::move(f.text), st.node->gateway, st.id};
+  send_request req{st.who, f.channel, f.client_msg_id, std::move(f.text), st.deps->gateway, st.id};
   auto cmid = f.client_msg_id;
   auto ch = f.channel;
   ask_channel(
@@ -176,8 +176,8 @@ void on_hello(connection_self self, const hello_frame& hello) {
   st.registered = true;
   st.sink->hold();
   self
-    ->request(st.node->gateway, st.node->limits.request_timeout * 3, register_atom::value, st.id,
-              st.who, st.sink)
+    ->request(st.deps->gateway, st.deps->env.limits.request_timeout * 3, register_atom::value,
+              st.id, st.who, st.sink)
     .then(
       [=](const std::vector<channel_position>& positions) { finish_hello(self, hello, positions); },
       [=](caf::error&) {
@@ -218,7 +218,7 @@ void handle_frame(connection_self self, const std::string& text) {
   else if (auto bf = std::get_if<backfill_frame>(&frame))
     on_backfill(self, *bf);
   else if (auto ps = std::get_if<presence_set_frame>(&frame))
-    self->send(st.node->presence, status_atom::value, st.who, ps->status);
+    self->send(st.deps->presence, status_atom::value, st.who, ps->status);
   else if (auto pg = std::get_if<presence_get_frame>(&frame))
     on_presence_get(self, *pg);
 }
@@ -229,18 +229,20 @@ void schedule_idle_check(connection_self self, caf::timespan after) {
 
 } // namespace
 
-connection_actor::behavior_type connection(connection_self self, node_ptr node, uint64_t id,
-                                           principal who, int64_t token_exp_s, sink_ptr sink) {
+connection_actor::behavior_type connection(connection_self self, connection_deps_ptr deps,
+                                           uint64_t id, principal who, int64_t token_exp_s,
+                                           sink_ptr sink) {
   auto& st = self->state;
-  st.node = std::move(node);
+  st.deps = std::move(deps);
   st.id = id;
   st.who = who;
   st.sink = std::move(sink);
   st.session_id = "s" + random_hex(8);
   st.last_activity = self->clock().now();
-  st.slot = actor_slot(st.node->metrics, actor_kind::connection, self->id(), std::to_string(id));
-  self->delayed_send(self, st.node->limits.hello_timeout, hello_tmo_atom::value);
-  schedule_idle_check(self, st.node->limits.idle_timeout);
+  st.slot =
+    actor_slot(st.deps->env.metrics, actor_kind::connection, self->id(), std::to_string(id));
+  self->delayed_send(self, st.deps->env.limits.hello_timeout, hello_tmo_atom::value);
+  schedule_idle_check(self, st.deps->env.limits.idle_timeout);
   // A token that expires mid-session closes with 4001 at exp + leeway.
   auto now_s = now_us() / 1'000'000;
   auto left_s = token_exp_s + jwt_leeway_s - now_s;
@@ -273,7 +275,7 @@ connection_actor::behavior_type connection(connection_self self, node_ptr node, 
       auto probe = metrics_probe(self);
       auto& st = self->state;
       if (st.registered)
-        self->send(st.node->gateway, unregister_atom::value, st.id);
+        self->send(st.deps->gateway, unregister_atom::value, st.id);
       st.current = connection_state::phase::closing;
       self->quit();
     },
@@ -286,10 +288,10 @@ connection_actor::behavior_type connection(connection_self self, node_ptr node, 
       auto probe = metrics_probe(self);
       auto& st = self->state;
       auto silent = self->clock().now() - st.last_activity;
-      if (silent >= st.node->limits.idle_timeout)
+      if (silent >= st.deps->env.limits.idle_timeout)
         close(self, close_code::going_away, "no frame for too long");
       else
-        schedule_idle_check(self, st.node->limits.idle_timeout - silent);
+        schedule_idle_check(self, st.deps->env.limits.idle_timeout - silent);
     },
     [=](expiry_atom) {
       auto probe = metrics_probe(self);

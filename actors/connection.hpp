@@ -11,12 +11,24 @@
 
 #include "actors/actor_metrics.hpp"
 #include "actors/interfaces.hpp"
-#include "actors/node_context.hpp"
+#include "actors/channel_directory.hpp"
+#include "actors/node_env.hpp"
 #include "actors/outbound_sink.hpp"
 #include "protocol/client_frame.hpp"
 #include "protocol/close_code.hpp"
 
 namespace parley {
+
+/// What every connection of a node is given at spawn: one immutable value shared by all of
+/// them (a pointer per connection keeps idle connections small).
+struct connection_deps {
+  node_env env;
+  gateway_actor gateway;
+  presence_actor presence;
+  std::shared_ptr<channel_directory> channels; // asked on a channel's first use only
+};
+
+using connection_deps_ptr = std::shared_ptr<const connection_deps>;
 
 /// One WebSocket session's protocol state machine (docs/architecture.md "Connection";
 /// docs/protocol.md "Rules"): hello/backfill, sends, pings, presence requests, timeouts. The socket
@@ -26,7 +38,7 @@ struct connection_state {
 
   enum class phase { awaiting_hello, greeting, ready, closing };
 
-  node_ptr node;
+  connection_deps_ptr deps;
   uint64_t id = 0;
   principal who;
   sink_ptr sink;
@@ -43,7 +55,7 @@ struct connection_state {
 
 /// The behaviour of a connection actor (interface: connection_actor).
 connection_actor::behavior_type
-connection(connection_actor::stateful_pointer<connection_state> self, node_ptr node, uint64_t id,
-           principal who, int64_t token_exp_s, sink_ptr sink);
+connection(connection_actor::stateful_pointer<connection_state> self, connection_deps_ptr deps,
+           uint64_t id, principal who, int64_t token_exp_s, sink_ptr sink);
 
 } // namespace parley

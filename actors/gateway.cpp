@@ -32,7 +32,7 @@ void unroute(gateway_state& st, uint64_t conn, channel_id ch) {
 void push(gateway_state& st, const delivery& d) {
   ++st.deliveries;
   if (d.kind == delivery_kind::message)
-    ++st.node->counters.deliveries_received;
+    ++st.env.counters->deliveries_received;
   if (d.ack_conn != 0) {
     if (auto i = st.connections.find(d.ack_conn); i != st.connections.end())
       i->second.sink->push_control(d.ack_frame.ptr);
@@ -65,7 +65,7 @@ void push(gateway_state& st, const delivery& d) {
   }
   for (auto& [lane, sinks] : batches)
     lane->push_message(std::move(sinks), d.frame.ptr, d.channel, d.seq, d.acked_ns);
-  st.node->counters.frames_pushed += r->second.size();
+  st.env.counters->frames_pushed += r->second.size();
 }
 
 } // namespace
@@ -75,10 +75,12 @@ std::string user_key(const principal& who) {
 }
 
 gateway_actor::behavior_type gateway(gateway_actor::stateful_pointer<gateway_state> self,
-                                     node_ptr node) {
-  self->state.node = std::move(node);
-  self->state.slot
-    = actor_slot(self->state.node->metrics, actor_kind::gateway, self->id(), "gateway");
+                                     node_env env, storage_actor store, presence_actor presence) {
+  self->state.env = std::move(env);
+  self->state.store = std::move(store);
+  self->state.presence = std::move(presence);
+  self->state.slot =
+    actor_slot(self->state.env.metrics, actor_kind::gateway, self->id(), "gateway");
   return {
     [=](register_atom, uint64_t conn, const principal& who,
         sink_ptr sink) -> caf::result<std::vector<channel_position>> {
@@ -89,7 +91,7 @@ gateway_actor::behavior_type gateway(gateway_actor::stateful_pointer<gateway_sta
       // sink holds frames until the connection releases it after hello_ack.
       st.connections[conn] = gateway_state::connection_entry{who, std::move(sink), {}};
       st.by_user[user_key(who)].push_back(conn);
-      self->request(st.node->store, st.node->limits.request_timeout, channels_atom::value,
+      self->request(st.store, st.env.limits.request_timeout, channels_atom::value,
                     who.workspace, who.user)
         .then(
           [=](std::vector<channel_id>& channels) mutable {
@@ -102,7 +104,7 @@ gateway_actor::behavior_type gateway(gateway_actor::stateful_pointer<gateway_sta
             i->second.channels = channels;
             for (auto ch : channels)
               route(st, conn, ch);
-            self->request(st.node->presence, st.node->limits.request_timeout * 2,
+            self->request(st.presence, st.env.limits.request_timeout * 2,
                           connect_atom::value, who, conn, channels)
               .then([=](std::vector<channel_position>& pos) mutable { rp.deliver(pos); },
                     [=](caf::error& err) mutable { rp.deliver(err); });
@@ -122,18 +124,18 @@ gateway_actor::behavior_type gateway(gateway_actor::stateful_pointer<gateway_sta
       erase_value(st.by_user[key], conn);
       if (st.by_user[key].empty())
         st.by_user.erase(key);
-      self->send(st.node->presence, disconn_atom::value, i->second.who, conn);
+      self->send(st.presence, disconn_atom::value, i->second.who, conn);
       st.connections.erase(i);
     },
     [=](deliver_atom, const delivery& d) {
       auto probe = metrics_probe(self);
-      self->state.node->counters.gateway_backlog = self->mailbox().size();
+      self->state.env.counters->gateway_backlog = self->mailbox().size();
       push(self->state, d);
     },
     [=](rehome_atom, channel_id ch) {
       auto probe = metrics_probe(self);
       // A channel actor (re)activated: presence tells it who is online here.
-      self->send(self->state.node->presence, rehome_atom::value, ch);
+      self->send(self->state.presence, rehome_atom::value, ch);
     },
     [=](joined_atom, channel_id ch, workspace_id ws, const std::vector<user_id>& users,
         uint64_t latest) {
@@ -152,7 +154,7 @@ gateway_actor::behavior_type gateway(gateway_actor::stateful_pointer<gateway_sta
           route(st, conn, ch);
           entry.sink->push_control(frame);
         }
-        self->send(st.node->presence, joined_atom::value, who, ch);
+        self->send(st.presence, joined_atom::value, who, ch);
       }
     },
     [=](left_atom, channel_id ch, workspace_id ws, user_id u) {
@@ -170,7 +172,7 @@ gateway_actor::behavior_type gateway(gateway_actor::stateful_pointer<gateway_sta
         unroute(st, conn, ch);
         entry.sink->push_control(frame);
       }
-      self->send(st.node->presence, left_atom::value, who, ch);
+      self->send(st.presence, left_atom::value, who, ch);
     },
   };
 }

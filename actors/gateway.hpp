@@ -9,7 +9,7 @@
 
 #include "actors/actor_metrics.hpp"
 #include "actors/interfaces.hpp"
-#include "actors/node_context.hpp"
+#include "actors/node_env.hpp"
 #include "actors/outbound_sink.hpp"
 
 namespace parley {
@@ -26,7 +26,9 @@ struct gateway_state {
     std::vector<channel_id> channels;
   };
 
-  node_ptr node;
+  node_env env;
+  storage_actor store;
+  presence_actor presence;
   std::unordered_map<uint64_t, connection_entry> connections;
   std::unordered_map<std::string, std::vector<uint64_t>> by_user; // "W:U" -> connections
   std::unordered_map<channel_id, std::vector<uint64_t>> routes;   // channel -> connections
@@ -37,7 +39,7 @@ struct gateway_state {
 
 /// The behaviour of the node gateway (interface: gateway_actor).
 gateway_actor::behavior_type gateway(gateway_actor::stateful_pointer<gateway_state> self,
-                                     node_ptr node);
+                                     node_env env, storage_actor store, presence_actor presence);
 
 /// "W<w>:U<u>": the key of a user across workspaces.
 std::string user_key(const principal& who);

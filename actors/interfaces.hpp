@@ -101,6 +101,8 @@ using channel_actor = caf::typed_actor<
 
 /// One per node: presence of the users connected here.
 using presence_actor = caf::typed_actor<
+  // Wiring, once at spawn before any traffic: this node's gateway.
+  caf::reacts_to<wire_atom, gateway_actor>,
   // A user's connection completed hello: attach it to its channels, answer the latest seqs.
   caf::replies_to<connect_atom, principal, uint64_t, std::vector<channel_id>>::with<
     std::vector<channel_position>>,

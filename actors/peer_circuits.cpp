@@ -2,55 +2,73 @@
 
 namespace parley {
 
-circuit_breaker::verdict peer_circuits::attempt(const std::string& peer,
-                                                circuit_breaker::time_point now,
-                                                uint32_t threshold,
-                                                circuit_breaker::duration probe_interval) {
+circuit_breaker::verdict peer_circuit::attempt(circuit_breaker::time_point now) {
+  if (state() == circuit_breaker::state::closed)
+    return circuit_breaker::verdict::send; // what the breaker answers when closed
   std::lock_guard<std::mutex> guard{mtx_};
-  auto i = peers_.find(peer);
-  if (i == peers_.end())
-    i = peers_.emplace(peer, entry{circuit_breaker{threshold, probe_interval}}).first;
-  auto v = i->second.breaker.attempt(now);
+  auto v = breaker_.attempt(now);
   if (v == circuit_breaker::verdict::skip)
-    ++i->second.skipped;
+    ++skipped_;
   else if (v == circuit_breaker::verdict::probe)
-    ++i->second.probes;
+    ++probes_;
+  publish();
   return v;
 }
 
-void peer_circuits::succeeded(const std::string& peer) {
+void peer_circuit::succeeded() {
+  if (clean_.load(std::memory_order_acquire))
+    return; // closed without failures: nothing to reset
   std::lock_guard<std::mutex> guard{mtx_};
-  if (auto i = peers_.find(peer); i != peers_.end())
-    i->second.breaker.succeeded();
+  breaker_.succeeded();
+  publish();
 }
 
-void peer_circuits::failed(const std::string& peer, circuit_breaker::time_point now) {
+void peer_circuit::failed(circuit_breaker::time_point now) {
   std::lock_guard<std::mutex> guard{mtx_};
-  if (auto i = peers_.find(peer); i != peers_.end()) {
-    ++i->second.misses;
-    i->second.breaker.failed(now);
-  }
+  ++misses_;
+  breaker_.failed(now);
+  publish();
 }
 
-circuit_breaker::time_point peer_circuits::next_probe(const std::string& peer) {
+circuit_breaker::time_point peer_circuit::next_probe() {
   std::lock_guard<std::mutex> guard{mtx_};
-  auto i = peers_.find(peer);
-  return i == peers_.end() ? circuit_breaker::time_point{} : i->second.breaker.next_probe();
+  return breaker_.next_probe();
+}
+
+peer_circuit_row peer_circuit::row(const std::string& peer) {
+  std::lock_guard<std::mutex> guard{mtx_};
+  return {peer, breaker_.current(), breaker_.consecutive_failures(), misses_, skipped_.load(),
+          probes_.load()};
+}
+
+void peer_circuit::publish() {
+  auto s = breaker_.current();
+  clean_.store(s == circuit_breaker::state::closed && breaker_.consecutive_failures() == 0,
+               std::memory_order_release);
+  state_.store(s, std::memory_order_release);
+}
+
+std::shared_ptr<peer_circuit> peer_circuits::of(const std::string& peer, uint32_t threshold,
+                                                circuit_breaker::duration probe_interval) {
+  std::lock_guard<std::mutex> guard{mtx_};
+  auto& c = peers_[peer];
+  if (!c)
+    c = std::make_shared<peer_circuit>(threshold, probe_interval);
+  return c;
 }
 
 circuit_breaker::state peer_circuits::state_of(const std::string& peer) {
   std::lock_guard<std::mutex> guard{mtx_};
   auto i = peers_.find(peer);
-  return i == peers_.end() ? circuit_breaker::state::closed : i->second.breaker.current();
+  return i == peers_.end() ? circuit_breaker::state::closed : i->second->state();
 }
 
 std::vector<peer_circuit_row> peer_circuits::snapshot() {
   std::lock_guard<std::mutex> guard{mtx_};
   std::vector<peer_circuit_row> rows;
   rows.reserve(peers_.size());
-  for (auto& [name, e] : peers_)
-    rows.push_back(peer_circuit_row{name, e.breaker.current(), e.breaker.consecutive_failures(),
-                                    e.misses, e.skipped, e.probes});
+  for (auto& [name, c] : peers_)
+    rows.push_back(c->row(name));
   return rows;
 }
 

@@ -1,7 +1,9 @@
 #pragma once
 
+#include <atomic>
 #include <cstdint>
 #include <map>
+#include <memory>
 #include <mutex>
 #include <string>
 #include <vector>
@@ -20,25 +22,52 @@ struct peer_circuit_row {
   uint64_t probes = 0;          // deliveries let through to test an open circuit
 };
 
-/// The circuit breakers of this node's delivery paths to its peers, one per peer node name,
-/// shared by every channel actor of the node (docs/architecture.md "Backpressure", layer 3):
-/// failures reported by any channel count for the peer. A short mutex, no I/O; entries are created
-/// on first use and kept (one per peer of the cluster file, so the label set stays bounded).
+/// The circuit of this node's delivery path to one peer node, shared by every channel actor
+/// of the node: failures reported by any channel count for the peer. While the circuit is
+/// closed and has no failures (a healthy peer), asking and confirming take no lock; only
+/// failures and an open circuit take the short mutex.
+class peer_circuit {
+public:
+  peer_circuit(uint32_t threshold, circuit_breaker::duration probe_interval)
+    : breaker_(threshold, probe_interval) {}
+
+  /// Whether a delivery may go out at `now`.
+  circuit_breaker::verdict attempt(circuit_breaker::time_point now);
+
+  /// A delivery was confirmed within its deadline.
+  void succeeded();
+
+  /// A delivery missed its deadline at `now`.
+  void failed(circuit_breaker::time_point now);
+
+  /// When an open circuit lets its next probe through.
+  circuit_breaker::time_point next_probe();
+
+  circuit_breaker::state state() const { return state_.load(std::memory_order_acquire); }
+
+  peer_circuit_row row(const std::string& peer);
+
+private:
+  void publish(); // under mtx_: mirrors the breaker into the atomics
+
+  std::atomic<circuit_breaker::state> state_{circuit_breaker::state::closed};
+  std::atomic<bool> clean_{true}; // closed with no failures since the last success
+  std::mutex mtx_;
+  circuit_breaker breaker_;
+  uint64_t misses_ = 0;
+  std::atomic<uint64_t> skipped_{0};
+  std::atomic<uint64_t> probes_{0};
+};
+
+/// The circuits of this node toward its peers (docs/architecture.md "Backpressure", layer 3),
+/// one per peer node name, created on first use and kept (one per peer of the cluster file, so
+/// the label set stays bounded). A channel looks a peer's circuit up once, when it first
+/// delivers to that peer, and keeps it.
 class peer_circuits {
 public:
-  /// Asks whether a delivery to `peer` may go out at `now`; `threshold` and `probe_interval`
-  /// configure the breaker when this is the first delivery to `peer`.
-  circuit_breaker::verdict attempt(const std::string& peer, circuit_breaker::time_point now,
-                                   uint32_t threshold, circuit_breaker::duration probe_interval);
-
-  /// A delivery to `peer` was confirmed within its deadline.
-  void succeeded(const std::string& peer);
-
-  /// A delivery to `peer` missed its deadline at `now`.
-  void failed(const std::string& peer, circuit_breaker::time_point now);
-
-  /// When the open circuit of `peer` lets its next probe through.
-  circuit_breaker::time_point next_probe(const std::string& peer);
+  /// The circuit of `peer`; `threshold` and `probe_interval` configure it if it is new.
+  std::shared_ptr<peer_circuit> of(const std::string& peer, uint32_t threshold,
+                                   circuit_breaker::duration probe_interval);
 
   /// The state of `peer` (closed if unknown).
   circuit_breaker::state state_of(const std::string& peer);
@@ -47,15 +76,8 @@ public:
   std::vector<peer_circuit_row> snapshot();
 
 private:
-  struct entry {
-    circuit_breaker breaker;
-    uint64_t misses = 0;
-    uint64_t skipped = 0;
-    uint64_t probes = 0;
-  };
-
   std::mutex mtx_;
-  std::map<std::string, entry> peers_;
+  std::map<std::string, std::shared_ptr<peer_circuit>> peers_;
 };
 
 } // namespace parley

@@ -22,29 +22,29 @@ presence_status status_of(const presence_state::user_entry& e) {
 
 /// Tells one channel the user's status on this node; the reply is not needed.
 void tell(presence_self self, channel_id ch, const principal& who, presence_status s) {
-  auto& node = self->state.node;
-  self->request(node->channels.get(ch), node->limits.request_timeout, attach_atom::value, who,
-                node->gateway, s)
+  auto& st = self->state;
+  self->request(st.deps.channels->get(ch), st.deps.env.limits.request_timeout, attach_atom::value,
+                who, st.gateway, s)
     .then([](uint64_t) {}, [](caf::error&) {});
 }
 
 /// Mirrors the user's state outside the node (storage/presence_mirror.hpp, the presence
 /// topic of storage/event_export.hpp) when configured; both only queue, never block.
 void publish(presence_self self, const presence_state::user_entry& e, bool transition) {
-  auto& node = *self->state.node;
-  if (node.mirror) {
+  auto& deps = self->state.deps;
+  if (deps.mirror) {
     if (e.connections.empty())
-      node.mirror->offline(e.who);
+      deps.mirror->offline(e.who);
     else
-      node.mirror->online(e.who, e.channels);
+      deps.mirror->online(e.who, e.channels);
   }
-  if (transition && node.exporter)
-    node.exporter->presence({e.who, node.node_name, status_of(e), now_us()});
+  if (transition && deps.exporter)
+    deps.exporter->presence({e.who, deps.env.name, status_of(e), now_us()});
 }
 
 void tell_all(presence_self self, const presence_state::user_entry& e) {
   ++self->state.transitions;
-  self->state.node->metrics->presence_transitions->Increment();
+  self->state.deps.env.metrics->presence_transitions->Increment();
   for (auto ch : e.channels)
     tell(self, ch, e.who, status_of(e));
 }
@@ -57,11 +57,12 @@ presence_state::user_entry* find_user(presence_self self, const principal& who) 
 
 } // namespace
 
-presence_actor::behavior_type presence(presence_self self, node_ptr node) {
-  self->state.node = std::move(node);
+presence_actor::behavior_type presence(presence_self self, presence_deps deps) {
+  self->state.deps = std::move(deps);
   self->state.slot
-    = actor_slot(self->state.node->metrics, actor_kind::presence, self->id(), "presence");
+    = actor_slot(self->state.deps.env.metrics, actor_kind::presence, self->id(), "presence");
   return {
+    [=](wire_atom, gateway_actor gw) { self->state.gateway = std::move(gw); },
     [=](connect_atom, const principal& who, uint64_t conn,
         const std::vector<channel_id>& channels) -> caf::result<std::vector<channel_position>> {
       auto probe = metrics_probe(self);
@@ -75,7 +76,7 @@ presence_actor::behavior_type presence(presence_self self, node_ptr node) {
           e.channels.push_back(ch);
       if (was_offline) {
         ++st.transitions;
-        st.node->metrics->presence_transitions->Increment();
+        st.deps.env.metrics->presence_transitions->Increment();
       }
       publish(self, e, was_offline);
       if (channels.empty())
@@ -99,8 +100,8 @@ presence_actor::behavior_type presence(presence_self self, node_ptr node) {
             acc->rp.deliver(acc->positions);
           }
         };
-        self->request(st.node->channels.get(ch), st.node->limits.request_timeout,
-                      attach_atom::value, who, st.node->gateway, status)
+        self->request(st.deps.channels->get(ch), st.deps.env.limits.request_timeout,
+                      attach_atom::value, who, st.gateway, status)
           .then(
             [=](uint64_t latest) {
               acc->positions.push_back(channel_position{ch, latest});

@@ -10,9 +10,21 @@
 
 #include "actors/actor_metrics.hpp"
 #include "actors/interfaces.hpp"
-#include "actors/node_context.hpp"
+#include "actors/channel_directory.hpp"
+#include "actors/node_env.hpp"
+#include "storage/event_export.hpp"
+#include "storage/presence_mirror.hpp"
 
 namespace parley {
+
+/// What the presence actor is given at spawn (its gateway follows in a wire message: the two
+/// know each other).
+struct presence_deps {
+  node_env env;
+  std::shared_ptr<channel_directory> channels;
+  std::shared_ptr<storage::presence_mirror> mirror; // Redis; null unless configured
+  std::shared_ptr<storage::event_export> exporter;  // Kafka; null unless configured
+};
 
 /// Presence of the users connected to this node (docs/architecture.md "Presence"): a user is online
 /// while any of its connections is open and it did not set itself away. Transitions go to the
@@ -27,7 +39,8 @@ struct presence_state {
     std::vector<channel_id> channels;
   };
 
-  node_ptr node;
+  presence_deps deps;
+  gateway_actor gateway; // this node's, from the wire message
   std::unordered_map<std::string, user_entry> users; // by user_key
   uint64_t transitions = 0;
   actor_slot slot; // live-actor gauge and /v1/admin/actors entry
@@ -35,6 +48,6 @@ struct presence_state {
 
 /// The behaviour of the presence actor (interface: presence_actor).
 presence_actor::behavior_type presence(presence_actor::stateful_pointer<presence_state> self,
-                                       node_ptr node);
+                                       presence_deps deps);
 
 } // namespace parley

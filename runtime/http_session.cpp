@@ -134,19 +134,19 @@ void http_session<Stream>::upgrade(rest_api::request req) {
   auto target = parse_target(std::string_view(req.target().data(), req.target().size()));
   auto ws = workspace_id::parse(target.param("workspace_id"));
   if (!ws) {
-    ctx_.node->metrics->rejected_bad_request->Increment();
+    ctx_.node->env.metrics->rejected_bad_request->Increment();
     reply(error_reply(400, "bad_request", "workspace_id must look like W1"), false);
     return;
   }
   // A token in the query wins over the header (browsers cannot set headers on a WebSocket).
   auto auth = authenticate_user(req, ctx_.config.jwt_secret, target.param("token"), *ws);
   if (!auth.claims) {
-    ctx_.node->metrics->rejected_unauthorized->Increment();
+    ctx_.node->env.metrics->rejected_unauthorized->Increment();
     reply(error_reply(401, "unauthorized", auth.error), false);
     return;
   }
   if (ctx_.open_connections >= ctx_.max_connections) {
-    ctx_.node->metrics->rejected_capacity->Increment();
+    ctx_.node->env.metrics->rejected_capacity->Increment();
     reply(error_reply(429, "rate_limited", "node is at its connection limit"), false);
     return;
   }

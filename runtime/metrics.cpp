@@ -35,7 +35,7 @@ void gauge(metric_list& out, const char* name, const char* help, uint64_t value,
 /// The inter-node circuits, one labelled series per peer (docs/architecture.md "Backpressure",
 /// layer 3).
 void circuits(metric_list& out, server_context& ctx) {
-  auto rows = ctx.node->circuits.snapshot();
+  auto rows = ctx.node->circuits->snapshot();
   auto family = [&](const char* name, const char* help, prometheus::MetricType type,
                     auto value) {
     prometheus::MetricFamily f;
@@ -69,7 +69,7 @@ void circuits(metric_list& out, server_context& ctx) {
 
 /// Appends the node registry (per actor kind, latencies, hot channels) and renders the text.
 std::string serialize(metric_list& out, server_context& ctx) {
-  for (auto& f : ctx.node->metrics->collect())
+  for (auto& f : ctx.node->env.metrics->collect())
     out.push_back(std::move(f));
   std::ostringstream text;
   prometheus::TextSerializer{}.Serialize(text, out);
@@ -84,8 +84,8 @@ std::string render_metrics(server_context& ctx) {
   // Upgrades refused at the connection cap: parley_connections_refused_total{reason="capacity"}
   // of the node registry (actors/actor_metrics.cpp).
   gauge(out, "parley_channels_active", "Active channel actors and stubs on this node.",
-        ctx.node->channels.size());
-  auto& c = ctx.node->counters;
+        ctx.node->channels->size());
+  auto& c = *ctx.node->env.counters;
   gauge(out, "parley_messages_acked_total",
         "Messages made durable and acked by channels owned here.", c.messages_acked, "counter");
   gauge(out, "parley_gateway_deliveries_total",
@@ -111,7 +111,7 @@ std::string render_metrics(server_context& ctx) {
   gauge(out, "parley_kafka_exported_total", "Messages acknowledged by Kafka (export stream).",
         c.kafka_exported, "counter");
   gauge(out, "parley_cluster_live_nodes", "Live nodes of the cluster, this one included.",
-        ctx.node->nodes.live().size());
+        ctx.node->nodes->live().size());
   circuits(out, ctx);
   return serialize(out, ctx);
 }

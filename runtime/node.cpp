@@ -90,7 +90,8 @@ struct node::impl {
   node_config cfg;
   parley_actor_config actor_cfg;
   caf::actor_system system;
-  node_ptr ctx = std::make_shared<node_context>();
+  node_env env;
+  std::shared_ptr<node_actors> actors = std::make_shared<node_actors>();
   std::unique_ptr<server_context> server;
   std::unique_ptr<rest_api> rest;
   std::unique_ptr<io_lanes> lanes;
@@ -142,25 +143,25 @@ struct node::impl {
       std::shared_ptr<storage::sharded_store> reader = open_store(cfg);
       storage.workers.push_back({reader, reader});
     }
-    ctx->node_name = cfg.node_name;
+    env.name = cfg.node_name;
     set_log_node(cfg.node_name);
     if (!set_log_level(cfg.log_level))
       throw std::runtime_error("--log-level must be debug, info, warning or error, not "
                                + cfg.log_level);
-    ctx->limits = cfg.limits;
-    start_exports();
-    spawn_node_actors(system, ctx, std::move(storage));
+    env.limits = cfg.limits;
+    start_exports(storage);
+    *actors = spawn_node_actors(system, env, std::move(storage));
     if (!cfg.members.empty())
       start_cluster();
     // HTTP/WebSocket listener on Asio threads.
-    server = std::make_unique<server_context>(system, ctx, cfg);
+    server = std::make_unique<server_context>(system, actors, cfg);
     server->max_connections = cfg.max_connections;
     rest = std::make_unique<rest_api>(*server);
     server->rest = rest.get();
     server->tls = std::move(tls);
     auto address = net::ip::make_address(cfg.http_host);
     try {
-      lanes = std::make_unique<io_lanes>(cfg.io_threads, &ctx->counters.lane_backlog);
+      lanes = std::make_unique<io_lanes>(cfg.io_threads, &env.counters->lane_backlog);
       server->lanes = lanes.get();
       http = std::make_shared<listener>(*lanes, net::ip::tcp::endpoint{address, cfg.http_port},
                                         *server);
@@ -174,7 +175,7 @@ struct node::impl {
 
   /// The optional Redis mirror and Kafka export: each runs on its own thread and is only
   /// handed deltas by the presence actor, so neither can block delivery.
-  void start_exports() {
+  void start_exports(node_storage& storage) {
     if (cfg.redis_port != 0) {
 #ifdef PARLEY_HAVE_REDIS
       storage::redis_mirror_config rc;
@@ -184,8 +185,8 @@ struct node::impl {
       rc.flush = std::chrono::milliseconds(cfg.redis_flush_ms);
       rc.ttl = std::chrono::seconds(cfg.redis_ttl_s);
       rc.connect_timeout = rc.command_timeout = std::chrono::milliseconds(cfg.redis_timeout_ms);
-      ctx->mirror
-        = std::make_shared<storage::redis_presence_mirror>(rc, &ctx->counters.redis_errors);
+      storage.mirror
+        = std::make_shared<storage::redis_presence_mirror>(rc, &env.counters->redis_errors);
 #else
       throw std::runtime_error("--redis: this build has no hiredis (install libhiredis-dev)");
 #endif
@@ -200,12 +201,12 @@ struct node::impl {
       // One exporter reads every shard (merged in channel order) through its own connections.
       auto exporter = storage::kafka_event_export::start(
         kc, open_store(cfg),
-        storage::kafka_export_counters{&ctx->counters.kafka_errors,
-                                       &ctx->counters.kafka_exported});
+        storage::kafka_export_counters{&env.counters->kafka_errors,
+                                       &env.counters->kafka_exported});
       if (!exporter)
         throw std::runtime_error("cannot start the Kafka export: "
                                  + caf::to_string(exporter.error()));
-      ctx->exporter = std::shared_ptr<storage::kafka_event_export>(std::move(*exporter));
+      storage.exporter = std::shared_ptr<storage::kafka_event_export>(std::move(*exporter));
 #else
       throw std::runtime_error("--kafka.brokers: this build has no librdkafka (install "
                                "librdkafka-dev)");
@@ -218,7 +219,7 @@ struct node::impl {
     for (auto& m : cfg.members)
       if (m.name != cfg.node_name)
         peers.push_back(m);
-    cluster_handle = system.spawn(cluster, ctx, peers);
+    cluster_handle = system.spawn(cluster, actors->for_cluster(), peers);
     auto published = caf::actor_cast<caf::actor>(cluster_handle);
     auto bound = system.has_openssl_manager()
                    ? caf::openssl::publish(published, cfg.basp_port, nullptr, true)
@@ -238,7 +239,7 @@ struct node::impl {
       lanes->stop();
     // Actors may still hold sessions; the system does not wait for them (docs/architecture.md
     // "Shutdown").
-    stop_node_actors(ctx);
+    stop_node_actors(*actors);
   }
 };
 

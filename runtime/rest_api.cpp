@@ -59,7 +59,7 @@ rest_reply frame_error_reply(const frame_error& e) {
 template <class Handle, class OnValue, class... Ts>
 void ask(server_context& ctx, Handle dest, rest_api::callback done,
          std::function<rest_reply(const caf::error&)> on_error, OnValue on_value, Ts... xs) {
-  auto timeout = ctx.node->limits.request_timeout;
+  auto timeout = ctx.node->env.limits.request_timeout;
   // `dest` goes in as a spawn argument: with none at all CAF 0.17 binds a reference to a null
   // pointer (UBSan reports it).
   ctx.system.spawn(
@@ -189,7 +189,7 @@ private:
                      gateway_actor{},
                      0};
     auto done = done_;
-    ask(ctx_, ctx_.node->channels.get(*ch), done_, user_error,
+    ask(ctx_, ctx_.node->channels->get(*ch), done_, user_error,
         [done](const send_reply& r) {
           done(rest_reply{200, json{{"client_msg_id", r.ack.client_msg_id},
                                     {"channel_id", r.ack.channel.str()},
@@ -215,7 +215,7 @@ private:
     if (auto err = std::get_if<frame_error>(&limit))
       return done_(frame_error_reply(*err));
     auto done = done_;
-    ask(ctx_, ctx_.node->channels.get(*ch), done_, user_error,
+    ask(ctx_, ctx_.node->channels->get(*ch), done_, user_error,
         [done](const backfill_page& page) {
           json msgs = json::array();
           for (auto& m : page.messages)
@@ -233,7 +233,7 @@ private:
       return;
     auto done = done_;
     auto id = *ch;
-    ask(ctx_, ctx_.node->channels.get(id), done_, user_error,
+    ask(ctx_, ctx_.node->channels->get(id), done_, user_error,
         [done, id](const std::vector<presence_entry>& entries) {
           json users = json::array();
           for (auto& e : entries)
@@ -300,7 +300,7 @@ private:
     ask(ctx_, ctx_.node->store, done_, admin_error,
         [done, a, b, &ctx](channel_id ch, bool created) {
           if (created) // the channel tells its members' connections (channel.joined)
-            caf::anon_send(ctx.node->channels.get(ch), announce_atom::value,
+            caf::anon_send(ctx.node->channels->get(ch), announce_atom::value,
                            std::vector<user_id>{a, b});
           done(rest_reply{200, json{{"channel_id", ch.str()}}});
         },
@@ -333,7 +333,7 @@ private:
     ask(ctx_, ctx_.node->store, done_, admin_error,
         [done, members, &ctx](channel_id ch) {
           if (!members.empty()) // the channel tells its members' connections (channel.joined)
-            caf::anon_send(ctx.node->channels.get(ch), announce_atom::value, members);
+            caf::anon_send(ctx.node->channels->get(ch), announce_atom::value, members);
           done(rest_reply{201, json{{"channel_id", ch.str()}}});
         },
         create_atom::value, w, namev->get<std::string>(), members);
@@ -349,7 +349,7 @@ private:
       return done_(error_reply(400, "bad_request", "user_ids must be user ids like [\"U1\"]"));
     auto done = done_;
     auto id = *ch;
-    ask(ctx_, ctx_.node->channels.get(id), done_, admin_error,
+    ask(ctx_, ctx_.node->channels->get(id), done_, admin_error,
         [done, id](const std::vector<user_id>& added) {
           json list = json::array();
           for (auto u : added)
@@ -367,7 +367,7 @@ private:
     if (!user)
       return done_(error_reply(400, "bad_request", "user id must look like U1"));
     auto done = done_;
-    ask(ctx_, ctx_.node->channels.get(*ch), done_, admin_error,
+    ask(ctx_, ctx_.node->channels->get(*ch), done_, admin_error,
         [done](bool removed) {
           if (removed)
             done(rest_reply{204, json{}});
@@ -417,7 +417,7 @@ private:
         error_reply(400, "bad_request", "limit and offset must be non-negative integers"));
     size_t total = 0;
     auto rows =
-      ctx_.node->metrics->list(kind_text.empty() ? nullptr : &kind, *offset, *limit, total);
+      ctx_.node->env.metrics->list(kind_text.empty() ? nullptr : &kind, *offset, *limit, total);
     auto actors = json::array();
     for (auto& r : rows)
       actors.push_back(json{{"kind", to_string(r.kind)},

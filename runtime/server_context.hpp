@@ -9,7 +9,7 @@
 
 #include <caf/actor_system.hpp>
 
-#include "actors/node_context.hpp"
+#include "actors/node_actors.hpp"
 #include "runtime/config.hpp"
 
 namespace parley {
@@ -20,7 +20,7 @@ class rest_api;
 /// What the Beast listener and its sessions share with the actor side.
 struct server_context {
   caf::actor_system& system;
-  node_ptr node;
+  std::shared_ptr<const node_actors> node; // set before the listener starts
   node_config config;
   size_t max_connections = 0;
   std::atomic<size_t> open_connections{0};
@@ -29,7 +29,7 @@ struct server_context {
   io_lanes* lanes = nullptr; // the Asio threads sessions run on (runtime/io_lanes.hpp)
   std::shared_ptr<boost::asio::ssl::context> tls; // set: the listener serves TLS only
 
-  server_context(caf::actor_system& sys, node_ptr n, node_config cfg)
+  server_context(caf::actor_system& sys, std::shared_ptr<const node_actors> n, node_config cfg)
     : system(sys), node(std::move(n)), config(std::move(cfg)) {}
 };
 

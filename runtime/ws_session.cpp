@@ -28,7 +28,7 @@ ws_session<Stream>::ws_session(Stream&& stream, server_context& ctx, jwt_claims 
     lane_(ctx.lanes ? ctx.lanes->lane_of(ws_.get_executor()) : nullptr),
     queue_(outbound_queue::limits{ctx.config.outbound_queue, 4u << 20}) {
   ++ctx_.open_connections;
-  ctx_.node->metrics->connections_accepted->Increment();
+  ctx_.node->env.metrics->connections_accepted->Increment();
 }
 
 template <class Stream>
@@ -58,7 +58,7 @@ void ws_session<Stream>::on_accept(beast::error_code ec) {
   if (ec)
     return;
   principal who{claims_.workspace, claims_.user};
-  actor_ = ctx_.system.spawn(connection, ctx_.node, id_, who, claims_.exp,
+  actor_ = ctx_.system.spawn(connection, ctx_.node->for_connections, id_, who, claims_.exp,
                              std::static_pointer_cast<outbound_sink>(shared_from_this()));
   do_read();
 }
@@ -127,7 +127,7 @@ void ws_session<Stream>::push_message_here(const frame_ptr& frame, channel_id ch
   if (close_requested_)
     return;
   if (queue_.push_message(frame, channel, seq) == outbound_queue::push_result::dropped_oldest)
-    ctx_.node->metrics->dropped_frames->Increment();
+    ctx_.node->env.metrics->dropped_frames->Increment();
   if (acked_ns != 0) {
     stamps_.emplace_back(frame.get(), acked_ns);
     if (stamps_.size() > ctx_.config.outbound_queue + 1)
@@ -143,7 +143,7 @@ void ws_session<Stream>::observe_written(const frame_ptr& frame) {
     if (stamps_[i].first != frame.get())
       continue;
     auto took = (steady_ns() - stamps_[i].second) / 1e9;
-    ctx_.node->metrics->delivery_latency.observe(took);
+    ctx_.node->env.metrics->delivery_latency.observe(took);
     stamps_.erase(stamps_.begin(), stamps_.begin() + static_cast<std::ptrdiff_t>(i) + 1);
     return;
   }

@@ -7,6 +7,7 @@
 #include <chrono>
 
 #include "actors/circuit_breaker.hpp"
+#include "actors/peer_circuits.hpp"
 
 using namespace parley;
 using namespace std::chrono_literals;
@@ -95,4 +96,33 @@ TEST_CASE("circuit breaker treats a threshold of 0 as 1", "[actors][circuit]") {
   CHECK(cb.failed(t0));
   CHECK(cb.current() == state::open);
   CHECK(to_string(cb.current()) == std::string{"open"});
+}
+
+TEST_CASE("a peer's shared circuit follows the breaker through its lock-free fast path",
+          "[actors][circuit]") {
+  peer_circuits all;
+  auto c = all.of("n2", 2, 10s);
+  REQUIRE(all.of("n2", 9, 1s) == c); // one circuit per peer, configured on first use
+  CHECK(c->attempt(t0) == verdict::send);
+  c->failed(t0);
+  CHECK(c->state() == state::closed);
+  c->succeeded(); // resets the count: two more failures are needed
+  c->failed(t0);
+  CHECK(c->state() == state::closed);
+  c->failed(t0);
+  CHECK(c->state() == state::open);
+  CHECK(all.state_of("n2") == state::open);
+  CHECK(c->attempt(t0 + 1s) == verdict::skip);
+  CHECK(c->attempt(t0 + 10s) == verdict::probe);
+  CHECK(c->state() == state::half_open);
+  c->succeeded();
+  CHECK(c->state() == state::closed);
+  CHECK(c->attempt(t0 + 11s) == verdict::send);
+  auto rows = all.snapshot();
+  REQUIRE(rows.size() == 1);
+  CHECK(rows[0].peer == "n2");
+  CHECK(rows[0].deadline_misses == 3);
+  CHECK(rows[0].skipped == 1);
+  CHECK(rows[0].probes == 1);
+  CHECK(all.state_of("n3") == state::closed); // unknown peers read as closed
 }

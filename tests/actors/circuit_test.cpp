@@ -74,11 +74,11 @@ TEST_CASE("a peer that never confirms deliveries gets its circuit opened after 5
   auto sender = fx.join(owner, principal{ws, u1});
   auto cut_off = fx.join(stuck, principal{ws, u2});
   auto fine = fx.join(healthy, principal{ws, u3});
-  auto& circuits = fx.node(owner).ctx->circuits;
-  auto& stuck_counters = fx.node(stuck).ctx->counters;
+  auto& circuits = *fx.node(owner).actors.circuits;
+  auto& stuck_counters = *fx.node(stuck).actors.env.counters;
   // Deliveries the owner sent to other nodes (skipped ones are not sent).
-  auto sent = [&] { return fx.node(owner).ctx->counters.deliveries_sent_remote.load(); };
-  stuck_actor gw{fx, fx.node(stuck).ctx->gateway};
+  auto sent = [&] { return fx.node(owner).actors.env.counters->deliveries_sent_remote.load(); };
+  stuck_actor gw{fx, fx.node(stuck).actors.gateway};
   auto send = [&](const std::string& cmid) {
     fx.inject(sender, send_frame(ch, "text " + cmid, cmid));
     gw.run();
@@ -191,18 +191,18 @@ TEST_CASE("a zero inter-node deadline turns confirmation and the circuit off",
   cluster_fixture fx{db, names, limits};
   auto sender = fx.join(owner, principal{ws, u1});
   auto other = fx.join(peer, principal{ws, u2});
-  stuck_actor gw{fx, fx.node(peer).ctx->gateway};
-  auto sent_before = fx.node(owner).ctx->counters.deliveries_sent_remote.load();
+  stuck_actor gw{fx, fx.node(peer).actors.gateway};
+  auto sent_before = fx.node(owner).actors.env.counters->deliveries_sent_remote.load();
   for (int i = 1; i <= 10; ++i) {
     fx.inject(sender, send_frame(ch, "t", "m" + std::to_string(i)));
     gw.advance(1s);
   }
   // Plain sends: everything waits at the stuck gateway, no circuit was ever consulted.
-  CHECK(fx.node(owner).ctx->counters.deliveries_sent_remote - sent_before == 10);
-  CHECK(fx.node(peer).ctx->counters.deliveries_received == 0);
-  CHECK(fx.node(owner).ctx->circuits.snapshot().empty());
+  CHECK(fx.node(owner).actors.env.counters->deliveries_sent_remote - sent_before == 10);
+  CHECK(fx.node(peer).actors.env.counters->deliveries_received == 0);
+  CHECK(fx.node(owner).actors.circuits->snapshot().empty());
   fx.run();
-  CHECK(fx.node(peer).ctx->counters.deliveries_received == 10);
+  CHECK(fx.node(peer).actors.env.counters->deliveries_received == 10);
   CHECK(new_seqs(other) == iota_seqs(1, 10));
 }
 

@@ -110,8 +110,8 @@ TEST_CASE("clients on three nodes in one channel see one contiguous order and ea
   std::map<std::string, uint64_t> received_before;
   std::map<std::string, uint64_t> sent_remote_before;
   for (auto& n : fx.names()) {
-    received_before[n] = fx.node(n).ctx->counters.deliveries_received;
-    sent_remote_before[n] = fx.node(n).ctx->counters.deliveries_sent_remote;
+    received_before[n] = fx.node(n).actors.env.counters->deliveries_received;
+    sent_remote_before[n] = fx.node(n).actors.env.counters->deliveries_sent_remote;
   }
   for (auto& c : senders)
     c.sink->take_new();
@@ -148,10 +148,10 @@ TEST_CASE("clients on three nodes in one channel see one contiguous order and ea
 
   // Fan-out grouped by node: per message ONE delivery to each node with online members.
   auto received = [&](const std::string& n) {
-    return fx.node(n).ctx->counters.deliveries_received - received_before[n];
+    return fx.node(n).actors.env.counters->deliveries_received - received_before[n];
   };
   auto sent_remote = [&](const std::string& n) {
-    return fx.node(n).ctx->counters.deliveries_sent_remote - sent_remote_before[n];
+    return fx.node(n).actors.env.counters->deliveries_sent_remote - sent_remote_before[n];
   };
   CHECK(received(owner) == total);
   CHECK(received(x1) == total); // two connections there, still one delivery per message
@@ -161,7 +161,7 @@ TEST_CASE("clients on three nodes in one channel see one contiguous order and ea
   CHECK(sent_remote(owner) == total * other_nodes_with_members);
   for (auto& n : rest)
     CHECK(sent_remote(n) == 0);
-  CHECK(fx.node(owner).ctx->counters.messages_acked == total);
+  CHECK(fx.node(owner).actors.env.counters->messages_acked == total);
 
   CHECK(db.messages(ws, ch).size() == total);
   CHECK(db.messages(ws, other).empty());
@@ -208,8 +208,8 @@ TEST_CASE("a send through a non-owner node is forwarded to the owner, which assi
   REQUIRE(seqs_of(delivered) == iota_seqs(1, 3));
   CHECK(delivered[0].at("user_id") == u2.str());
   // The seq came from the owner's channel actor (the single writer), not from the stub.
-  CHECK(fx.node(owner).ctx->counters.messages_acked == 3);
-  CHECK(fx.node(via).ctx->counters.messages_acked == 0);
+  CHECK(fx.node(owner).actors.env.counters->messages_acked == 3);
+  CHECK(fx.node(via).actors.env.counters->messages_acked == 0);
   CHECK(fx.node(via).channel_actors_of(ch) == 0);
   CHECK(fx.node(via).stubs_of(ch) == 1); // cached: one owner lookup, not one per send
   CHECK(fx.verify_storage() == 3);
@@ -257,7 +257,7 @@ TEST_CASE("when the owner dies its channel re-homes to a survivor that continues
   // The new owner recovered the high-water seq from storage: no seq is reused.
   CHECK(acked_seq(c, "c-after-1") == 7);
   CHECK(acked_seq(b, "b-after-2") == 8);
-  CHECK(fx.node(heir).ctx->counters.messages_acked == 2);
+  CHECK(fx.node(heir).actors.env.counters->messages_acked == 2);
   // Survivors' online members keep receiving message.new (presence re-attached).
   CHECK(seqs_of(filter(b.sink->take_new(), "message.new")) == std::vector<uint64_t>{7, 8});
   CHECK(seqs_of(filter(c.sink->take_new(), "message.new")) == std::vector<uint64_t>{7, 8});
@@ -328,7 +328,7 @@ TEST_CASE("while the owner is unreachable and not yet re-homed a send gets unava
     fx.inject(b, send_frame(ch, "stored, ack lost", "k2"));
     // Step until the owner's channel handed the message to its group commit; then the node
     // dies, its group commit committing that last batch before it goes: durable, never acked.
-    auto seq_actor = fx.node(owner).ctx->group_commit;
+    auto seq_actor = fx.node(owner).actors.group_commit;
     int steps = 0;
     while (!fx.scheduled(seq_actor)) {
       REQUIRE(fx.sched.try_run_once());
@@ -339,7 +339,7 @@ TEST_CASE("while the owner is unreachable and not yet re-homed a send gets unava
     REQUIRE(stored_count(db, ch, "k2") == 1);
     CHECK(acks_for(b.sink->frames(), "k2").empty());
     // The request dies with the owner: the client hears `unavailable` at the request timeout.
-    fx.advance(fx.node(survivors[0]).ctx->limits.request_timeout);
+    fx.advance(fx.node(survivors[0]).actors.env.limits.request_timeout);
     auto errors = errors_for(b.sink->frames(), "k2");
     REQUIRE(errors.size() == 1);
     CHECK(errors[0].at("code") == "unavailable");

@@ -32,7 +32,7 @@ TEST_CASE("presence.update follows hello, away, idle close and socket close",
   test_db db;
   auto ch = db.create_channel(ws, "general", {u1, u2});
   actor_fixture fx{db};
-  const auto& limits = fx.node->limits;
+  const auto& limits = fx.node.env.limits;
   REQUIRE(limits.idle_timeout == std::chrono::seconds(30));
 
   // A's own hello makes A online: its connection gets the update too, after hello_ack.
@@ -184,7 +184,7 @@ TEST_CASE("a connection without hello within the hello timeout is closed with 10
   db.create_channel(ws, "general", {u1});
   actor_fixture fx{db};
   auto c = fx.connect(principal{ws, u1});
-  fx.advance(fx.node->limits.hello_timeout - std::chrono::milliseconds(1));
+  fx.advance(fx.node.env.limits.hello_timeout - std::chrono::milliseconds(1));
   CHECK(c.sink->closes().empty());
   fx.advance(std::chrono::milliseconds(1));
   auto closes = c.sink->closes();

@@ -33,7 +33,7 @@ TEST_CASE("under overload large channels switch to cursor mode while DMs keep re
   }
 
   SECTION("with the gateway backlogged the big channel sends channel.cursor, the DM message.new") {
-    f.node->counters.gateway_backlog = 5000; // as sampled by the gateway under load
+    f.node.env.counters->gateway_backlog = 5000; // as sampled by the gateway under load
     f.inject(a, test::send_frame(big, "hello big", "m1"));
     f.inject(a, test::send_frame(dm, "hello dm", "m2"));
     f.run();

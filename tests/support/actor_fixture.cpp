@@ -212,18 +212,16 @@ std::vector<chat_message> test_db::messages(workspace_id workspace, channel_id c
 
 actor_fixture::actor_fixture(test_db& db, node_limits limits)
   : sys(cfg),
-    sched(dynamic_cast<caf::scheduler::test_coordinator&>(sys.scheduler())),
-    node(std::make_shared<node_context>()) {
+    sched(dynamic_cast<caf::scheduler::test_coordinator&>(sys.scheduler())) {
   // Shutdown never waits: the destructor terminates every actor it spawned explicitly.
   sys.await_actors_before_shutdown(false);
   // Keep simulated time away from the epoch (as CAF's own test fixture does).
   sched.clock().current_time += std::chrono::hours(1);
   writer = db.store();
   reader = db.store();
-  node->node_name = "test";
-  node->limits = limits;
   // A single node: placement has no peers, so this node owns every channel.
-  spawn_node_actors(sys, node, node_storage{writer, {{reader, reader}}, false},
+  node = spawn_node_actors(sys, node_env{"test", limits},
+                           node_storage{writer, {{reader, reader}}, {}, {}, false},
                     [this](channel_id, const channel_actor& hdl, bool) {
                       channels_.push_back(hdl);
                     });
@@ -259,7 +257,7 @@ client actor_fixture::connect(principal who, std::shared_ptr<recording_sink> sin
   c.conn_id = next_conn_++;
   c.sink = sink;
   auto exp_s = token_exp_s ? *token_exp_s : now_us() / 1'000'000 + 3600;
-  c.conn = sys.spawn(connection, node, c.conn_id, who, exp_s, sink_ptr{sink});
+  c.conn = sys.spawn(connection, node.for_connections, c.conn_id, who, exp_s, sink_ptr{sink});
   connections_.push_back(c.conn);
   run();
   return c;

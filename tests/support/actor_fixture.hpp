@@ -21,7 +21,7 @@
 #include <nlohmann/json.hpp>
 
 #include "actors/interfaces.hpp"
-#include "actors/node_context.hpp"
+#include "actors/node_actors.hpp"
 #include "actors/outbound_sink.hpp"
 #include "protocol/ids.hpp"
 #include "protocol/outbound_queue.hpp"
@@ -176,7 +176,7 @@ public:
   actor_test_config cfg;
   caf::actor_system sys;
   caf::scheduler::test_coordinator& sched;
-  node_ptr node;
+  node_actors node;
   std::shared_ptr<storage::soci_store> writer;
   std::shared_ptr<storage::soci_store> reader;
 

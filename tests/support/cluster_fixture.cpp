@@ -41,26 +41,24 @@ cluster_fixture::cluster_fixture(test_db& db, std::vector<std::string> names, no
   for (auto& name : names) {
     auto n = std::make_unique<sim_node>();
     n->name = name;
-    n->ctx = std::make_shared<node_context>();
     n->writer = db.store();
     n->reader = db.store();
-    n->ctx->node_name = name;
-    n->ctx->limits = limits;
     auto* raw = n.get();
-    spawn_node_actors(sys, n->ctx, node_storage{n->writer, {{n->reader, n->reader}}, false},
+    n->actors = spawn_node_actors(sys, node_env{name, limits},
+                                  node_storage{n->writer, {{n->reader, n->reader}}, {}, {}, false},
                       [raw](channel_id id, const channel_actor& hdl, bool owner) {
                         (owner ? raw->channel_actors : raw->stubs).emplace_back(id, hdl);
                       });
     // The real cluster actor without peers to dial: BASP is replaced by handing each node
     // the other nodes' actors directly, and it answers the owner lookups of stubs.
-    n->cluster = sys.spawn(cluster, n->ctx, std::vector<cluster_member>{});
+    n->cluster = sys.spawn(cluster, n->actors.for_cluster(), std::vector<cluster_member>{});
     nodes_.push_back(std::move(n));
   }
   // Every node sees every other one from the start (the cluster has formed).
   for (auto& n : nodes_)
     for (auto& p : nodes_)
       if (p != n)
-        n->ctx->nodes.set_peer(placement::peer{p->name, p->cluster, p->ctx->gateway});
+        n->actors.nodes->set_peer(placement::peer{p->name, p->cluster, p->actors.gateway});
   run();
 }
 
@@ -78,8 +76,8 @@ cluster_fixture::~cluster_fixture() {
       stop(hdl);
     stop(n->cluster);
     for (auto& name : names())
-      n->ctx->nodes.remove_peer(name);
-    stop_node_actors(n->ctx); // also breaks the node <-> actor reference cycles
+      n->actors.nodes->remove_peer(name);
+    stop_node_actors(n->actors);
     n->cluster = nullptr;
   }
   sched.run();
@@ -132,7 +130,7 @@ sim_client cluster_fixture::connect(const std::string& name, principal who,
   c.conn_id = next_conn_++;
   c.sink = sink;
   auto exp_s = now_us() / 1'000'000 + 3600;
-  c.conn = sys.spawn(connection, n.ctx, c.conn_id, who, exp_s, sink_ptr{sink});
+  c.conn = sys.spawn(connection, n.actors.for_connections, c.conn_id, who, exp_s, sink_ptr{sink});
   n.connections.push_back(c.conn);
   clients_.push_back(c);
   run();
@@ -176,7 +174,7 @@ void cluster_fixture::kill(const std::string& name, bool commit_last) {
     stop(hdl);
   for (auto& [ch, hdl] : n.stubs)
     stop(hdl);
-  auto& ctx = *n.ctx;
+  auto& ctx = n.actors;
   stop(ctx.gateway);
   stop(ctx.presence);
   stop(ctx.store);
@@ -195,32 +193,32 @@ bool cluster_fixture::scheduled(caf::abstract_actor* hdl) const {
 
 void cluster_fixture::membership_changed(sim_node& n, bool peer_added) {
   // actors/cluster.cpp membership_changed.
-  n.ctx->channels.reassign(peer_added);
-  caf::anon_send(n.ctx->presence, rehome_atom::value);
+  n.actors.channels->reassign(peer_added);
+  caf::anon_send(n.actors.presence, rehome_atom::value);
 }
 
 void cluster_fixture::forget(const std::string& dead) {
   for (auto& n : nodes_) {
     if (!n->alive || n->name == dead)
       continue;
-    n->ctx->nodes.remove_peer(dead);
+    n->actors.nodes->remove_peer(dead);
     membership_changed(*n, false);
   }
 }
 
 void cluster_fixture::set_view(const std::string& name, const std::vector<std::string>& peers) {
   auto& n = node(name);
-  auto before = n.ctx->nodes.live();
+  auto before = n.actors.nodes->live();
   for (auto& p : nodes_) {
     if (p.get() == &n)
       continue;
     if (std::find(peers.begin(), peers.end(), p->name) != peers.end())
-      n.ctx->nodes.set_peer(placement::peer{p->name, p->cluster, p->ctx->gateway});
+      n.actors.nodes->set_peer(placement::peer{p->name, p->cluster, p->actors.gateway});
     else
-      n.ctx->nodes.remove_peer(p->name);
+      n.actors.nodes->remove_peer(p->name);
   }
   bool added = false;
-  for (auto& name : n.ctx->nodes.live())
+  for (auto& name : n.actors.nodes->live())
     added = added || std::find(before.begin(), before.end(), name) == before.end();
   membership_changed(n, added);
 }
@@ -245,7 +243,7 @@ void cluster_fixture::partition(const std::vector<std::vector<std::string>>& gro
         // handle because it is not part of the channel's typed interface.
         for (auto& [ch, hdl] : n.channel_actors)
           caf::anon_send(caf::actor_cast<caf::actor>(hdl),
-                         caf::down_msg{other->ctx->gateway.address(),
+                         caf::down_msg{other->actors.gateway.address(),
                                        caf::make_error(caf::exit_reason::remote_link_unreachable)});
       }
     }

@@ -21,7 +21,7 @@ namespace parley::test {
 /// One simulated node.
 struct sim_node {
   std::string name;
-  node_ptr ctx;
+  node_actors actors;
   cluster_actor cluster; // answers the owner lookups (locate_atom) of other nodes' stubs
   std::shared_ptr<storage::soci_store> writer;
   std::shared_ptr<storage::soci_store> reader;
