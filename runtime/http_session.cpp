@@ -150,6 +150,17 @@ void http_session<Stream>::upgrade(rest_api::request req) {
     reply(error_reply(429, "rate_limited", "node is at its connection limit"), false);
     return;
   }
+  // RFC 6455 section 4.2.1: version 13 and a key of 16 bytes in base64.
+  if (req[http::field::sec_websocket_version] != "13") {
+    auto r = error_reply(426, "bad_request", "only WebSocket version 13 is supported");
+    r.headers.emplace_back("Sec-WebSocket-Version", "13");
+    reply(std::move(r), false);
+    return;
+  }
+  if (req[http::field::sec_websocket_key].size() != 24) {
+    reply(error_reply(400, "bad_request", "missing or invalid Sec-WebSocket-Key"), false);
+    return;
+  }
   beast::get_lowest_layer(stream_).expires_never();
   std::make_shared<ws_session<Stream>>(hand_over(stream_), ctx_, *auth.claims)->run(std::move(req));
 }

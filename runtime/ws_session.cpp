@@ -1,6 +1,6 @@
 #include "runtime/ws_session.hpp"
 
-#include <boost/beast/websocket/ssl.hpp>
+#include <boost/asio/write.hpp>
 #include <caf/send.hpp>
 
 #include "actors/atoms.hpp"
@@ -10,22 +10,27 @@
 namespace parley {
 
 namespace beast = boost::beast;
-namespace websocket = beast::websocket;
 namespace net = boost::asio;
 
 /// docs/protocol.md "Limits": a message (reassembled frames) over 64 KiB closes with 1009.
 constexpr size_t max_message_bytes = 64 * 1024;
 
-/// Bytes read per step; most chat frames fit in one.
-constexpr size_t read_step_bytes = 512;
+/// The read buffer of an idle connection; it grows while a bigger message arrives and
+/// shrinks back once it is parsed, so idle connections stay small.
+constexpr size_t idle_read_bytes = 256;
+constexpr size_t max_read_bytes = max_message_bytes + 14; // one whole frame and its header
+
+/// How long a peer has to answer our close frame before the socket is closed anyway.
+constexpr auto close_grace = std::chrono::seconds(5);
 
 template <class Stream>
 ws_session<Stream>::ws_session(Stream&& stream, server_context& ctx, jwt_claims claims)
-  : ws_(std::move(stream)),
+  : stream_(std::move(stream)),
     ctx_(ctx),
     claims_(claims),
     id_(ctx.next_connection_id++),
-    lane_(ctx.lanes ? ctx.lanes->lane_of(ws_.get_executor()) : nullptr),
+    lane_(ctx.lanes ? ctx.lanes->lane_of(stream_.get_executor()) : nullptr),
+    reader_(max_message_bytes),
     queue_(outbound_queue::limits{ctx.config.outbound_queue, 4u << 20}) {
   ++ctx_.open_connections;
   ctx_.node->env.metrics->connections_accepted->Increment();
@@ -38,63 +43,125 @@ ws_session<Stream>::~ws_session() {
 
 template <class Stream>
 void ws_session<Stream>::run(request req) {
-  ws_.set_option(websocket::stream_base::timeout::suggested(beast::role_type::server));
-  ws_.read_message_max(max_message_bytes);
-  ws_.auto_fragment(false);
-  ws_.set_option(websocket::stream_base::decorator([](websocket::response_type& res) {
-    res.set(beast::http::field::server, "parley");
-  }));
-  // Control frames (ping/pong) count as activity for the idle timer.
-  std::weak_ptr<ws_session> weak = shared_from_this();
-  ws_.control_callback([weak](websocket::frame_type kind, beast::string_view) {
-    if (auto self = weak.lock(); self && self->actor_ && kind != websocket::frame_type::close)
-      caf::anon_send(self->actor_, activity_atom::value);
-  });
-  ws_.async_accept(req, beast::bind_front_handler(&ws_session::on_accept, shared_from_this()));
+  // http_session checked the upgrade (version 13, a key): switch protocols.
+  auto key = req[beast::http::field::sec_websocket_key];
+  control_ = "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+             "Server: parley\r\nSec-WebSocket-Accept: "
+             + ws_accept_key(std::string_view(key.data(), key.size())) + "\r\n\r\n";
+  net::async_write(stream_, net::buffer(control_),
+                   [self = this->shared_from_this()](beast::error_code ec, size_t) {
+                     self->control_.clear();
+                     self->control_.shrink_to_fit();
+                     self->on_accept(ec);
+                   });
 }
 
 template <class Stream>
 void ws_session<Stream>::on_accept(beast::error_code ec) {
-  if (ec)
+  if (ec) {
+    finish();
     return;
+  }
   principal who{claims_.workspace, claims_.user};
   actor_ = ctx_.system.spawn(connection, ctx_.node->for_connections, id_, who, claims_.exp,
-                             std::static_pointer_cast<outbound_sink>(shared_from_this()));
+                             std::static_pointer_cast<outbound_sink>(this->shared_from_this()));
   do_read();
 }
 
 template <class Stream>
 void ws_session<Stream>::do_read() {
-  // Reads in small steps: a whole-message read reserves 1.5 KiB in buffer_ while it waits,
-  // which an idle connection would hold forever.
-  ws_.async_read_some(buffer_, read_step_bytes,
-                      beast::bind_front_handler(&ws_session::on_read, shared_from_this()));
+  if (rlen_ == rbuf_.size()) // full: a frame bigger than the buffer is arriving
+    rbuf_.resize(std::min(max_read_bytes, std::max(idle_read_bytes, rbuf_.size() * 2)));
+  stream_.async_read_some(net::buffer(rbuf_.data() + rlen_, rbuf_.size() - rlen_),
+                          beast::bind_front_handler(&ws_session::on_read,
+                                                    this->shared_from_this()));
 }
 
 template <class Stream>
-void ws_session<Stream>::on_read(beast::error_code ec, size_t) {
-  if (!ec && !ws_.is_message_done()) {
-    do_read();
-    return;
-  }
+void ws_session<Stream>::on_read(beast::error_code ec, size_t bytes) {
   if (ec) {
-    // Closed by the peer, by us, or failed (Beast already sent 1009 for an oversized message
-    // and 1007 for invalid UTF-8 in a text message).
-    notify_closed();
+    // Closed by the peer, by us, or failed.
+    finish();
     return;
   }
-  if (!ws_.got_text()) {
-    buffer_.consume(buffer_.size());
-    start_close(close_code::unsupported, "binary frames are not supported");
-    do_read();
+  rlen_ += bytes;
+  size_t pos = 0;
+  bool go_on = true;
+  while (go_on) {
+    size_t used = 0;
+    auto event = reader_.next(rbuf_.data() + pos, rlen_ - pos, used);
+    pos += used;
+    if (event.what == ws_event::kind::need_more) {
+      if (used == 0)
+        break;
+      continue;
+    }
+    go_on = handle(event);
+  }
+  if (!go_on) {
+    reading_stopped_ = true;
     return;
   }
-  if (actor_ && !close_requested_)
-    caf::anon_send(actor_, frame_atom::value, beast::buffers_to_string(buffer_.data()));
-  buffer_.consume(buffer_.size());
-  if (buffer_.capacity() > read_step_bytes)
-    buffer_.shrink_to_fit(); // a large message's buffer is not kept
+  std::copy(rbuf_.begin() + static_cast<std::ptrdiff_t>(pos),
+            rbuf_.begin() + static_cast<std::ptrdiff_t>(rlen_), rbuf_.begin());
+  rlen_ -= pos;
+  if (rlen_ == 0 && rbuf_.size() > idle_read_bytes) {
+    rbuf_.resize(idle_read_bytes); // a large message's buffer is not kept
+    rbuf_.shrink_to_fit();
+  }
   do_read();
+}
+
+template <class Stream>
+bool ws_session<Stream>::handle(ws_event& event) {
+  switch (event.what) {
+    case ws_event::kind::text:
+      if (actor_ && !close_requested_)
+        caf::anon_send(actor_, frame_atom::value, std::move(event.payload));
+      return true;
+    case ws_event::kind::ping:
+      // Only the latest ping needs an answer (RFC 6455 section 5.5.3).
+      pong_payload_ = std::move(event.payload);
+      pong_due_ = true;
+      maybe_write();
+      [[fallthrough]];
+    case ws_event::kind::pong:
+      // Control frames count as activity for the idle timer.
+      if (actor_)
+        caf::anon_send(actor_, activity_atom::value);
+      return true;
+    case ws_event::kind::close:
+      // Answered right away with the same code; what is still queued is not sent.
+      peer_closed_ = true;
+      queue_.take_all();
+      preface_.clear();
+      start_close(event.code == close_code::no_status ? close_code::normal : event.code, "");
+      break;
+    case ws_event::kind::fail:
+      start_close(event.code, std::move(event.payload));
+      break;
+    case ws_event::kind::need_more:
+      return true;
+  }
+  // Nothing more is read. If our close frame went out earlier (we closed first), this was
+  // the answer to it or the last straw: done.
+  if (close_sent_ && !writing_)
+    finish();
+  return false;
+}
+
+template <class Stream>
+void ws_session<Stream>::finish() {
+  if (!finished_) {
+    finished_ = true;
+    if (close_timer_)
+      close_timer_->cancel();
+    beast::error_code ignored;
+    auto& socket = beast::get_lowest_layer(stream_).socket();
+    socket.shutdown(net::ip::tcp::socket::shutdown_both, ignored);
+    beast::get_lowest_layer(stream_).close();
+  }
+  notify_closed();
 }
 
 template <class Stream>
@@ -115,8 +182,8 @@ void ws_session<Stream>::push_message(frame_ptr frame, channel_id channel, uint6
 template <class Stream>
 void ws_session<Stream>::push_message(frame_ptr frame, channel_id channel, uint64_t seq,
                                       int64_t acked_ns) {
-  net::post(ws_.get_executor(),
-            [self = shared_from_this(), frame = std::move(frame), channel, seq, acked_ns] {
+  net::post(stream_.get_executor(),
+            [self = this->shared_from_this(), frame = std::move(frame), channel, seq, acked_ns] {
               self->push_message_here(frame, channel, seq, acked_ns);
             });
 }
@@ -137,21 +204,25 @@ void ws_session<Stream>::push_message_here(const frame_ptr& frame, channel_id ch
 }
 
 template <class Stream>
-void ws_session<Stream>::observe_written(const frame_ptr& frame) {
-  // Frames are written in queue order, so a stamp before the written one was dropped.
-  for (size_t i = 0; i < stamps_.size(); ++i) {
-    if (stamps_[i].first != frame.get())
-      continue;
-    auto took = (steady_ns() - stamps_[i].second) / 1e9;
-    ctx_.node->env.metrics->delivery_latency.observe(took);
-    stamps_.erase(stamps_.begin(), stamps_.begin() + static_cast<std::ptrdiff_t>(i) + 1);
-    return;
+void ws_session<Stream>::observe_written() {
+  // Frames are written in queue order, so a stamp before a written one was dropped.
+  size_t next = 0;
+  auto now = steady_ns();
+  for (auto& frame : batch_) {
+    for (size_t i = next; i < stamps_.size(); ++i) {
+      if (stamps_[i].first != frame.get())
+        continue;
+      ctx_.node->env.metrics->delivery_latency.observe((now - stamps_[i].second) / 1e9);
+      next = i + 1;
+      break;
+    }
   }
+  stamps_.erase(stamps_.begin(), stamps_.begin() + static_cast<std::ptrdiff_t>(next));
 }
 
 template <class Stream>
 void ws_session<Stream>::push_control(frame_ptr frame) {
-  net::post(ws_.get_executor(), [self = shared_from_this(), frame = std::move(frame)] {
+  net::post(stream_.get_executor(), [self = this->shared_from_this(), frame = std::move(frame)] {
     if (self->close_requested_)
       return;
     if (self->queue_.push_control(frame) == outbound_queue::push_result::overflow) {
@@ -164,23 +235,25 @@ void ws_session<Stream>::push_control(frame_ptr frame) {
 
 template <class Stream>
 void ws_session<Stream>::hold() {
-  net::post(ws_.get_executor(), [self = shared_from_this()] { self->held_ = true; });
+  net::post(stream_.get_executor(), [self = this->shared_from_this()] { self->held_ = true; });
 }
 
 template <class Stream>
 void ws_session<Stream>::release(std::vector<frame_ptr> first) {
-  net::post(ws_.get_executor(), [self = shared_from_this(), first = std::move(first)]() mutable {
-    self->preface_ = std::move(first);
-    self->held_ = false;
-    self->maybe_write();
-  });
+  net::post(stream_.get_executor(),
+            [self = this->shared_from_this(), first = std::move(first)]() mutable {
+              self->preface_ = std::move(first);
+              self->held_ = false;
+              self->maybe_write();
+            });
 }
 
 template <class Stream>
 void ws_session<Stream>::close(uint16_t code, std::string reason) {
-  net::post(ws_.get_executor(), [self = shared_from_this(), code, reason = std::move(reason)] {
-    self->start_close(code, reason);
-  });
+  net::post(stream_.get_executor(),
+            [self = this->shared_from_this(), code, reason = std::move(reason)] {
+              self->start_close(code, reason);
+            });
 }
 
 template <class Stream>
@@ -197,62 +270,76 @@ void ws_session<Stream>::start_close(uint16_t code, std::string reason) {
     preface_.clear();
     stamps_.clear();
   }
-  if (!writing_)
-    maybe_write();
+  maybe_write();
 }
 
+/// One gathered write of everything due: a pong, the queued frames in order, and after the
+/// last of them the close frame.
 template <class Stream>
 void ws_session<Stream>::maybe_write() {
-  if (writing_ || held_ || close_sent_)
+  if (writing_ || finished_)
     return;
+  gather_.clear();
+  if (pong_due_ && !close_sent_) {
+    pong_due_ = false;
+    control_ = ws_frame(ws_opcode::pong, pong_payload_);
+    gather_.push_back(net::buffer(control_));
+  }
+  if (!held_) {
+    batch_.swap(preface_);
+    for (auto& f : queue_.take_all())
+      batch_.push_back(std::move(f));
+    headers_.resize(batch_.size());
+    for (size_t i = 0; i < batch_.size(); ++i) {
+      auto n = ws_frame_header(ws_opcode::text, batch_[i]->size(), headers_[i]);
+      gather_.push_back(net::buffer(headers_[i].data(), n));
+      gather_.push_back(net::buffer(*batch_[i]));
+    }
+    if (close_requested_ && !close_sent_) {
+      close_sent_ = true;
+      closing_ = ws_frame(ws_opcode::close, ws_close_payload(close_code_, close_reason_));
+      gather_.push_back(net::buffer(closing_));
+    }
+  }
+  if (gather_.empty())
+    return;
+  writing_ = true;
+  net::async_write(stream_, gather_,
+                   [self = this->shared_from_this()](beast::error_code ec, size_t) {
+                     self->on_written(ec);
+                   });
+}
+
+template <class Stream>
+void ws_session<Stream>::on_written(beast::error_code ec) {
+  writing_ = false;
+  if (!stamps_.empty())
+    observe_written();
   batch_.clear();
-  batch_pos_ = 0;
-  batch_.swap(preface_);
-  for (auto& f : queue_.take_all())
-    batch_.push_back(std::move(f));
-  if (batch_.empty()) {
-    if (close_requested_)
-      do_close();
+  control_.clear();
+  if (headers_.capacity() > 64) {
+    headers_ = {}; // a burst's buffers are not kept by an idle connection
+    gather_ = {};
+  }
+  if (ec) {
+    finish(); // the pending read ends too and reports the close
     return;
   }
-  writing_ = true;
-  write_next();
-}
-
-template <class Stream>
-void ws_session<Stream>::write_next() {
-  ws_.text(true);
-  ws_.async_write(net::buffer(*batch_[batch_pos_]),
-                  [self = shared_from_this()](beast::error_code ec, size_t) {
-                    if (ec) {
-                      self->writing_ = false;
-                      self->batch_.clear();
-                      return; // the read side reports the close
-                    }
-                    if (!self->stamps_.empty())
-                      self->observe_written(self->batch_[self->batch_pos_]);
-                    if (++self->batch_pos_ < self->batch_.size()) {
-                      self->write_next();
-                      return;
-                    }
-                    self->writing_ = false;
-                    self->batch_.clear();
-                    self->maybe_write();
-                  });
-}
-
-template <class Stream>
-void ws_session<Stream>::do_close() {
-  if (close_sent_)
+  if (!close_sent_) {
+    maybe_write();
     return;
-  close_sent_ = true;
-  websocket::close_reason why;
-  why.code = close_code_;
-  why.reason = close_reason_;
-  ws_.async_close(why,
-                  [self = shared_from_this()](beast::error_code) {
-                    // The pending read completes with `closed` and notifies the actor.
-                  });
+  }
+  // Our close frame is out: done if the peer closed first or will not be read any more,
+  // else wait a little for its answer (the read then fails and finishes).
+  if (peer_closed_ || reading_stopped_) {
+    finish();
+    return;
+  }
+  close_timer_ = std::make_unique<net::steady_timer>(stream_.get_executor(), close_grace);
+  close_timer_->async_wait([self = this->shared_from_this()](beast::error_code timer_ec) {
+    if (!timer_ec)
+      self->finish();
+  });
 }
 
 template class ws_session<plain_stream>;

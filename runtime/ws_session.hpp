@@ -6,12 +6,13 @@
 
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
-#include <boost/beast/websocket.hpp>
+#include <boost/asio/steady_timer.hpp>
 
 #include "actors/interfaces.hpp"
 #include "actors/outbound_sink.hpp"
 #include "protocol/jwt.hpp"
 #include "protocol/outbound_queue.hpp"
+#include "protocol/ws_codec.hpp"
 #include "runtime/io_lanes.hpp"
 #include "runtime/server_context.hpp"
 #include "runtime/session_stream.hpp"
@@ -20,7 +21,9 @@ namespace parley {
 
 /// One WebSocket connection over `Stream` (plain_stream or tls_stream) on its Asio lane
 /// (runtime/io_lanes.hpp): reads frames into its connection actor and writes the actor's (and
-/// gateway's) frames from a bounded single-writer queue.
+/// gateway's) frames from a bounded single-writer queue. The framing is protocol/ws_codec.hpp
+/// on the raw stream, so everything queued for a connection leaves in one gathered write
+/// (Beast's WebSocket stream writes one message per operation, a syscall per frame).
 template <class Stream>
 class ws_session : public lane_bound_sink, public std::enable_shared_from_this<ws_session<Stream>> {
 public:
@@ -48,32 +51,46 @@ private:
   void on_accept(boost::beast::error_code ec);
   void do_read();
   void on_read(boost::beast::error_code ec, size_t bytes);
+  bool handle(ws_event& event); // false: stop reading
   void maybe_write();
-  void write_next();
+  void on_written(boost::beast::error_code ec);
   void start_close(uint16_t code, std::string reason);
-  void do_close();
+  void finish();
   void notify_closed();
-  void observe_written(const frame_ptr& frame);
+  void observe_written();
 
-  boost::beast::websocket::stream<Stream> ws_;
-  boost::beast::flat_buffer buffer_;
+  Stream stream_;
   server_context& ctx_;
   jwt_claims claims_;
   uint64_t id_;
   connection_actor actor_;
   io_lane* lane_; // null: not on a lane (pushes hop one by one)
 
-  // Strand-owned write state.
+  // Read state.
+  ws_reader reader_;
+  std::vector<char> rbuf_; // [0, rlen_) read and not yet parsed
+  size_t rlen_ = 0;
+  bool reading_stopped_ = false; // after a close frame or a protocol violation
+
+  // Write state (the lane's thread only).
   outbound_queue queue_;
   std::vector<frame_ptr> preface_;
-  std::vector<frame_ptr> batch_;
-  size_t batch_pos_ = 0;
+  std::vector<frame_ptr> batch_;                  // the frames of the write in flight
+  std::vector<std::array<char, 10>> headers_;     // their frame headers
+  std::vector<boost::asio::const_buffer> gather_; // headers, payloads and control frames
+  std::string control_;                           // the handshake or a pong, written first
+  std::string closing_;                           // the close frame, written last
+  std::string pong_payload_;
+  bool pong_due_ = false;
   bool held_ = false;
   bool writing_ = false;
   bool close_requested_ = false;
   bool close_sent_ = false;
+  bool peer_closed_ = false;
+  bool finished_ = false;
   uint16_t close_code_ = 1000;
   std::string close_reason_;
+  std::unique_ptr<boost::asio::steady_timer> close_timer_; // a peer that never answers a close
   // Ack times of queued message.new frames, oldest first, for the delivery latency histogram.
   // At most as many as the queue holds droppable frames: older entries were dropped.
   std::vector<std::pair<const std::string*, int64_t>> stamps_; // bounded by the queue limit

@@ -8,9 +8,10 @@ seconds=${1:-60}
 ./scripts/install-deps.sh
 CXX=clang++ cmake -S tests/fuzz -B build-fuzz -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
 cmake --build build-fuzz -j "$(nproc)"
-for target in frame_parser http_router; do
+for target in frame_parser http_router ws_reader; do
   seeds=tests/fuzz/corpus/${target%%_*}
   [ "$target" = http_router ] && seeds=tests/fuzz/corpus/http
+  [ "$target" = ws_reader ] && seeds=tests/fuzz/corpus/ws
   work=$(mktemp -d)
   cp -r "$seeds"/. "$work"/
   echo "fuzz: $target for ${seconds}s"
