@@ -19,6 +19,7 @@ using idle_atom = caf::atom_constant<caf::atom("idle")>;         // INTERNAL
 using cursor_atom = caf::atom_constant<caf::atom("cursor")>;     // INTERNAL
 using catchup_atom = caf::atom_constant<caf::atom("catchup")>;   // INTERNAL
 using coalesce_atom = caf::atom_constant<caf::atom("coalesce")>; // INTERNAL
+using deadline_atom = caf::atom_constant<caf::atom("deadline")>; // INTERNAL
 
 // group commit
 using append_atom = caf::atom_constant<caf::atom("append")>;

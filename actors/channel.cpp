@@ -90,6 +90,58 @@ void step_down(channel_self self, const char* why) {
   self->quit();
 }
 
+// -- storage deadlines ---------------------------------------------------------------------
+
+// The dedup lookups and appends of the send path go to storage as requests without a CAF
+// timeout: CAF 0.17 registers every request timeout with its clock thread and never cancels
+// it, which cost a clock entry, a wake-up and a stale message per request. Instead one tick
+// per channel checks the oldest outstanding answer against `request.timeout`.
+
+/// Makes sure a deadline tick is due for a storage request sent at `asked`.
+void watch_deadline(channel_self self, caf::actor_clock::time_point asked) {
+  auto& st = self->state;
+  if (st.deadline_scheduled)
+    return;
+  st.deadline_scheduled = true;
+  auto due = asked + st.deps->env.limits.request_timeout - self->clock().now();
+  self->delayed_send(self, std::max<caf::timespan>(due, caf::timespan{0}), deadline_atom::value);
+}
+
+void drain_pending(channel_self self);
+
+/// The deadline tick: a lookup not answered in time is refused (unavailable, the client
+/// retries); an append not answered in time steps the channel down, as a failed one does.
+void on_deadline(channel_self self) {
+  auto& st = self->state;
+  st.deadline_scheduled = false;
+  auto now = self->clock().now();
+  auto timeout = st.deps->env.limits.request_timeout;
+  std::optional<caf::actor_clock::time_point> oldest;
+  for (auto& [seq, c] : st.committing) {
+    if (c.done)
+      continue;
+    if (now - c.asked >= timeout) {
+      step_down(self, "storage did not commit in time");
+      return;
+    }
+    oldest = oldest ? std::min(*oldest, c.asked) : c.asked;
+  }
+  bool refused = false;
+  for (auto& p : st.pending) {
+    if (p.looked_up)
+      continue;
+    if (now - p.asked >= timeout) {
+      p.looked_up = p.lookup_failed = refused = true;
+      continue;
+    }
+    oldest = oldest ? std::min(*oldest, p.asked) : p.asked;
+  }
+  if (oldest)
+    watch_deadline(self, *oldest);
+  if (refused)
+    drain_pending(self);
+}
+
 // -- send path -----------------------------------------------------------------------------
 
 /// Step 5 of the send path: the message is durable. Ack, then deliver, in seq order.
@@ -223,8 +275,10 @@ void admit(channel_self self, channel_state::pending_send& p) {
   c.msg = msg;
   c.req = std::move(req);
   c.rps.push_back(p.rp);
+  c.asked = self->clock().now();
   st.committing_keys.emplace(key, seq);
-  self->request(st.deps->group_commit, st.deps->env.limits.request_timeout, append_atom::value, msg)
+  watch_deadline(self, c.asked);
+  self->request(st.deps->group_commit, caf::infinite, append_atom::value, msg)
     .then([=](const storage::append_outcome& out) { committed(self, seq, out); },
           [=](caf::error& err) { committed(self, seq, std::move(err)); });
 }
@@ -245,6 +299,8 @@ void looked_up(channel_self self, uint64_t id, std::vector<chat_message>* found)
   if (st.pending.empty() || id < st.pending.front().id)
     return;
   auto& p = st.pending[id - st.pending.front().id];
+  if (p.looked_up)
+    return; // answered after its deadline: already refused
   p.looked_up = true;
   if (!found) // without the lookup a retry could be stored twice: refuse, the client retries
     p.lookup_failed = true;
@@ -265,9 +321,11 @@ caf::result<send_reply> on_send(channel_self self, send_request& req) {
   auto id = st.next_pending_id++;
   auto sender = req.sender;
   auto cmid = req.client_msg_id;
-  st.pending.push_back(channel_state::pending_send{id, std::move(req), rp, false, false, {}});
-  self->request(st.deps->store, st.deps->env.limits.request_timeout, dedup_atom::value,
-                sender.workspace, sender.user, cmid)
+  auto now = self->clock().now();
+  st.pending.push_back(channel_state::pending_send{id, std::move(req), rp, false, false, {}, now});
+  watch_deadline(self, now);
+  self->request(st.deps->store, caf::infinite, dedup_atom::value, sender.workspace, sender.user,
+                cmid)
     .then([=](std::vector<chat_message>& found) { looked_up(self, id, &found); },
           [=](caf::error&) { looked_up(self, id, nullptr); });
   return rp;
@@ -435,6 +493,10 @@ channel_actor::behavior_type running(channel_self self) {
     [=](catchup_atom) {
       auto probe = metrics_probe(self);
       on_catch_up_tick(self);
+    },
+    [=](deadline_atom) {
+      auto probe = metrics_probe(self);
+      on_deadline(self);
     },
     [=](coalesce_atom) {
       auto probe = metrics_probe(self);

@@ -39,6 +39,7 @@ struct channel_state {
     bool looked_up = false;
     bool lookup_failed = false;
     std::optional<chat_message> original; // the stored message with the same dedup key
+    caf::actor_clock::time_point asked;   // when its dedup lookup went to storage
   };
 
   struct committing_send {
@@ -47,6 +48,7 @@ struct channel_state {
     std::vector<reply_promise> rps; // the sender and retries that arrived meanwhile
     bool done = false;
     caf::expected<storage::append_outcome> outcome = storage::append_outcome{};
+    caf::actor_clock::time_point asked; // when it went to the group commit
   };
 
   channel_deps_ptr deps;
@@ -75,6 +77,7 @@ struct channel_state {
 
   caf::actor_clock::time_point last_active;
   bool idle_check_scheduled = false;
+  bool deadline_scheduled = false; // a deadline tick is due for storage answers
 
   uint64_t durable_seq() const { return ring.empty() ? 0 : ring.back().seq; }
 

@@ -39,6 +39,7 @@ channel_actor::behavior_type forwarding(stub_self self) {
     [=](cursor_atom) {},
     [=](catchup_atom) {},
     [=](coalesce_atom) {},
+    [=](deadline_atom) {},
   };
 }
 

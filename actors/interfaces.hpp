@@ -95,9 +95,10 @@ using channel_actor = caf::typed_actor<
   caf::replies_to<remove_atom, user_id>::with<bool>,
   // A channel or DM was just created with these members: channel.joined to every node.
   caf::reacts_to<announce_atom, std::vector<user_id>>,
-  // INTERNAL: passivation check, cursor tick, catch-up of skipped peers, presence flush.
+  // INTERNAL: passivation check, cursor tick, catch-up of skipped peers, presence flush,
+  // storage deadline check.
   caf::reacts_to<idle_atom>, caf::reacts_to<cursor_atom>, caf::reacts_to<catchup_atom>,
-  caf::reacts_to<coalesce_atom>>;
+  caf::reacts_to<coalesce_atom>, caf::reacts_to<deadline_atom>>;
 
 /// One per node: presence of the users connected here.
 using presence_actor = caf::typed_actor<
