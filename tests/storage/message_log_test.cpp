@@ -265,6 +265,28 @@ TEST_CASE("find_sent on one store answers every lookup for its own key, hits and
   }
 }
 
+TEST_CASE("appends on one store report stored and duplicate rows right batch after batch",
+          "[storage][sql]") {
+  PARLEY_TEST_DATABASE(db);
+  auto store = db.open();
+  for (uint64_t i = 1; i <= 30; ++i) {
+    auto key = "m" + std::to_string(i);
+    INFO("batch " << i);
+    // A new row, its retry and a row of a stale writer of seq i, in one batch.
+    auto outcomes = store->append({msg(1, 1, 2 * i - 1, 7, key, "text " + key),
+                                   msg(1, 1, 2 * i, 7, key, "retry"), msg(1, 1, 2 * i - 1, 8, "")});
+    REQUIRE(outcomes);
+    CHECK(statuses(*outcomes)
+          == std::vector<append_status>{append_status::stored, append_status::duplicate,
+                                        append_status::seq_taken});
+    CHECK(same_row((*outcomes)[1].original, msg(1, 1, 2 * i - 1, 7, key, "text " + key)));
+    auto missing = store->find_sent(w1, u7, "never-" + key);
+    REQUIRE(missing);
+    CHECK_FALSE(missing->has_value());
+  }
+  CHECK(*store->latest_seq(w1, c1) == 59);
+}
+
 // A SQLite statement stepped onto a row and left there keeps its read snapshot: a store whose
 // prepared lookup found a row must still see what other connections commit afterwards.
 TEST_CASE("a store that found a sent message still sees rows committed later by another store",
