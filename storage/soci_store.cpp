@@ -346,9 +346,59 @@ std::string redact_connection(const std::string& connection) {
 
 // -- construction ----------------------------------------------------------------
 
+/// SOCI prepares the SQL of every `session <<` and `session.prepare <<` anew (on SQLite,
+/// sqlite3_prepare_v2 was most of the allocations and time of a dedup lookup); these run for
+/// every message sent, so they are prepared once per connection. A statement reads its `use`
+/// variables and writes its `into` variables through the addresses bound here: callers set the
+/// members and re-execute, and the struct never moves. Used by one thread at a time, like its
+/// store.
+struct soci_store::statements {
+  statements(soci::session& sql, const sql_dialect& dialect);
+
+  statements(const statements&) = delete;
+  statements& operator=(const statements&) = delete;
+
+  // select_sent: the dedup key in, the stored row out.
+  long long sent_workspace = 0;
+  long long sent_user = 0;
+  std::string sent_client_msg_id;
+  message_row sent;
+  soci::statement select_sent;
+
+  // append: one message row in (insert-or-ignore; see sql_dialect::inserted).
+  long long workspace = 0;
+  long long channel = 0;
+  long long seq = 0;
+  long long user = 0;
+  std::string client_msg_id;
+  soci::indicator client_msg_id_ind = soci::i_ok;
+  std::string text;
+  long long ts = 0;
+  soci::statement insert;
+};
+
+soci_store::statements::statements(soci::session& sql, const sql_dialect& dialect)
+  : select_sent((sql.prepare << "SELECT " + message_columns(dialect)
+                                  + " FROM messages WHERE workspace_id = :w AND user_id = :u"
+                                    " AND client_msg_id = :m",
+                 soci::use(sent_workspace), soci::use(sent_user), soci::use(sent_client_msg_id),
+                 soci::into(sent.workspace), soci::into(sent.channel), soci::into(sent.seq),
+                 soci::into(sent.user), soci::into(sent.client_msg_id, sent.client_msg_id_ind),
+                 soci::into(sent.text, sent.text_ind), soci::into(sent.ts))),
+    insert((sql.prepare << dialect.insert_ignore(
+              "messages (workspace_id, channel_id, channel_seq, user_id, client_msg_id,"
+              " content, ts) VALUES (:w, :c, :s, :u, :m, :t, "
+              + dialect.ts_in(":ts") + ")"),
+            soci::use(workspace), soci::use(channel), soci::use(seq), soci::use(user),
+            soci::use(client_msg_id, client_msg_id_ind), soci::use(text), soci::use(ts))) {
+}
+
 soci_store::soci_store(std::unique_ptr<soci::session> sql, const sql_dialect& dialect,
                        size_t shard)
-  : sql_(std::move(sql)), dialect_(dialect), shard_(shard) {
+  : sql_(std::move(sql)),
+    dialect_(dialect),
+    shard_(shard),
+    stmts_(std::make_unique<statements>(*sql_, dialect_)) {
 }
 
 long long soci_store::checked_channel_id(long long allocated) const {
@@ -361,7 +411,11 @@ long long soci_store::checked_channel_id(long long allocated) const {
   return allocated;
 }
 
-soci_store::~soci_store() = default;
+soci_store::~soci_store() {
+  // Finalizing a statement (SQLite) or deallocating it (PostgreSQL) needs the open session;
+  // SQLite would not even close a connection that still has unfinalized statements.
+  stmts_.reset();
+}
 
 namespace {
 
@@ -472,16 +526,20 @@ caf::expected<long long> query_integer(const std::string& connection, const std:
 
 std::optional<chat_message> soci_store::select_sent(long long workspace, long long user,
                                                     const std::string& client_msg_id) {
-  message_row row;
-  *sql_ << "SELECT " + message_columns(dialect_)
-             + " FROM messages WHERE workspace_id = :w AND user_id = :u AND client_msg_id = :m",
-    soci::use(workspace), soci::use(user), soci::use(client_msg_id), soci::into(row.workspace),
-    soci::into(row.channel), soci::into(row.seq), soci::into(row.user),
-    soci::into(row.client_msg_id, row.client_msg_id_ind), soci::into(row.text, row.text_ind),
-    soci::into(row.ts);
-  if (!sql_->got_data())
+  auto& s = *stmts_;
+  s.sent_workspace = workspace;
+  s.sent_user = user;
+  s.sent_client_msg_id = client_msg_id;
+  // On a miss the outputs still hold the previous hit: only execute's result tells.
+  if (!s.select_sent.execute(true))
     return std::nullopt;
-  return row.to_message();
+  auto found = s.sent.to_message();
+  // Run the statement to its end (the key is unique: no second row). A SQLite statement left
+  // on a row keeps its read snapshot, so every later read on this connection would miss newer
+  // commits; on the servers this only notes the end of the fetched result.
+  while (s.select_sent.fetch()) {
+  }
+  return found;
 }
 
 caf::expected<std::vector<append_outcome>>
@@ -502,37 +560,28 @@ soci_store::append(const std::vector<chat_message>& batch) {
         throw invalid_request("client_msg_id longer than " + std::to_string(max_client_msg_id)
                               + " bytes");
     }
-    long long workspace = 0, channel = 0, seq = 0, user = 0, ts = 0;
-    std::string client_msg_id, text;
-    soci::indicator client_msg_id_ind = soci::i_ok;
     // Group commit: one transaction per batch (docs/architecture.md "Group commit").
     write_transaction tx{*sql_, dialect_};
-    soci::statement insert
-      = (sql_->prepare << dialect_.insert_ignore(
-           "messages (workspace_id, channel_id, channel_seq, user_id, client_msg_id, content, ts)"
-           " VALUES (:w, :c, :s, :u, :m, :t, "
-           + dialect_.ts_in(":ts") + ")"),
-         soci::use(workspace), soci::use(channel), soci::use(seq), soci::use(user),
-         soci::use(client_msg_id, client_msg_id_ind), soci::use(text), soci::use(ts));
+    auto& s = *stmts_; // the prepared insert reads its row from these members
     for (auto& msg : batch) {
-      workspace = static_cast<long long>(msg.workspace.value);
-      channel = static_cast<long long>(msg.channel.value);
-      seq = static_cast<long long>(msg.seq);
-      user = static_cast<long long>(msg.user.value);
-      client_msg_id = msg.client_msg_id;
+      s.workspace = static_cast<long long>(msg.workspace.value);
+      s.channel = static_cast<long long>(msg.channel.value);
+      s.seq = static_cast<long long>(msg.seq);
+      s.user = static_cast<long long>(msg.user.value);
+      s.client_msg_id = msg.client_msg_id;
       // No client_msg_id means no dedup: NULLs never collide in the UNIQUE key.
-      client_msg_id_ind = msg.client_msg_id.empty() ? soci::i_null : soci::i_ok;
-      text = msg.text;
-      ts = msg.ts;
-      insert.execute(true);
+      s.client_msg_id_ind = msg.client_msg_id.empty() ? soci::i_null : soci::i_ok;
+      s.text = msg.text;
+      s.ts = msg.ts;
+      s.insert.execute(true);
       append_outcome outcome;
-      if (!dialect_.inserted(*sql_, insert)) {
+      if (!dialect_.inserted(*sql_, s.insert)) {
         // Nothing inserted: either the dedup key exists (possibly from earlier in this very
         // batch, which this transaction sees) or the seq is taken — the primary key fences
         // a stale second writer of the channel (docs/architecture.md "Group commit").
         std::optional<chat_message> original;
         if (!msg.client_msg_id.empty())
-          original = select_sent(workspace, user, msg.client_msg_id);
+          original = select_sent(s.workspace, s.user, msg.client_msg_id);
         if (original) {
           outcome.status = append_status::duplicate;
           outcome.original = std::move(*original);

@@ -29,7 +29,8 @@ enum class sync_mode {
 struct sql_dialect;
 
 /// The message log and membership store on one SQL database through SOCI.
-/// Owns one SOCI session, so it is NOT thread-safe: use one instance per thread. Several
+/// Owns one SOCI session and the statements prepared on it, so it is NOT thread-safe: use one
+/// instance per thread at a time (each storage actor owns its own). Several
 /// instances may share one database (on SQLite: one writer at a time, any number of readers;
 /// on PostgreSQL and MySQL: concurrent writers, serialized by row locks).
 /// No method throws: every driver failure comes back as a `caf::error` of `errc`.
@@ -103,9 +104,13 @@ private:
   std::optional<chat_message> select_sent(long long workspace, long long user,
                                           const std::string& client_msg_id);
 
+  /// The statements of the send path, prepared once on `sql_` (storage/soci_store.cpp).
+  struct statements;
+
   std::unique_ptr<soci::session> sql_;
   const sql_dialect& dialect_;
   size_t shard_; // allocates channel ids in shard_map::first_channel ... last_channel(shard_)
+  std::unique_ptr<statements> stmts_; // after sql_: prepared on it, finalized before it closes
 };
 
 /// Opens a store from a SOCI connection string, applies the backend's durability settings

@@ -235,6 +235,79 @@ TEST_CASE("workspaces with the same channel and user numbers do not collide",
   CHECK_FALSE(missing->has_value());
 }
 
+// The dedup lookup is one statement prepared per store and re-executed (storage/soci_store.cpp):
+// each lookup must answer for its own key, whatever the previous one found.
+TEST_CASE("find_sent on one store answers every lookup for its own key, hits and misses mixed",
+          "[storage][sql]") {
+  PARLEY_TEST_DATABASE(db);
+  auto store = db.open();
+  std::vector<chat_message> rows{msg(1, 1, 1, 7, "a", "A by 7"), msg(1, 1, 2, 7, "b", "B by 7"),
+                                 msg(1, 2, 1, 8, "a", "A by 8"), msg(2, 1, 1, 7, "a", "A in W2")};
+  REQUIRE(store->append(rows));
+  struct lookup {
+    uint64_t workspace, user;
+    std::string key;
+    const chat_message* expected; // null: a miss
+  };
+  std::vector<lookup> lookups{{1, 7, "a", &rows[0]}, {1, 7, "zz", nullptr},
+                              {1, 7, "b", &rows[1]}, {3, 7, "a", nullptr},
+                              {1, 8, "a", &rows[2]}, {1, 8, "b", nullptr},
+                              {2, 7, "a", &rows[3]}, {1, 7, "a", &rows[0]}};
+  for (int round = 0; round < 25; ++round) {
+    for (auto& l : lookups) {
+      INFO("round " << round << ": W" << l.workspace << " U" << l.user << " " << l.key);
+      auto found = store->find_sent(workspace_id{l.workspace}, user_id{l.user}, l.key);
+      REQUIRE(found);
+      REQUIRE(found->has_value() == (l.expected != nullptr));
+      if (l.expected != nullptr)
+        CHECK(same_row(**found, *l.expected));
+    }
+  }
+}
+
+TEST_CASE("appends on one store report stored and duplicate rows right batch after batch",
+          "[storage][sql]") {
+  PARLEY_TEST_DATABASE(db);
+  auto store = db.open();
+  for (uint64_t i = 1; i <= 30; ++i) {
+    auto key = "m" + std::to_string(i);
+    INFO("batch " << i);
+    // A new row, its retry and a row of a stale writer of seq i, in one batch.
+    auto outcomes = store->append({msg(1, 1, 2 * i - 1, 7, key, "text " + key),
+                                   msg(1, 1, 2 * i, 7, key, "retry"), msg(1, 1, 2 * i - 1, 8, "")});
+    REQUIRE(outcomes);
+    CHECK(statuses(*outcomes)
+          == std::vector<append_status>{append_status::stored, append_status::duplicate,
+                                        append_status::seq_taken});
+    CHECK(same_row((*outcomes)[1].original, msg(1, 1, 2 * i - 1, 7, key, "text " + key)));
+    auto missing = store->find_sent(w1, u7, "never-" + key);
+    REQUIRE(missing);
+    CHECK_FALSE(missing->has_value());
+  }
+  CHECK(*store->latest_seq(w1, c1) == 59);
+}
+
+// A SQLite statement stepped onto a row and left there keeps its read snapshot: a store whose
+// prepared lookup found a row must still see what other connections commit afterwards.
+TEST_CASE("a store that found a sent message still sees rows committed later by another store",
+          "[storage][sql]") {
+  PARLEY_TEST_DATABASE(db);
+  auto reader = db.open();
+  auto writer = db.open();
+  REQUIRE(writer->append({msg(1, 1, 1, 7, "first")}));
+  auto first = reader->find_sent(w1, u7, "first");
+  REQUIRE(first);
+  REQUIRE(first->has_value());
+  REQUIRE(writer->append({msg(1, 1, 2, 7, "second")}));
+  CHECK(*reader->latest_seq(w1, c1) == 2);
+  auto rows = reader->read_after(w1, c1, 0, 10);
+  REQUIRE(rows);
+  CHECK(rows->size() == 2);
+  auto second = reader->find_sent(w1, u7, "second");
+  REQUIRE(second);
+  CHECK(second->has_value());
+}
+
 TEST_CASE("a failing row rolls back the whole batch and the store stays usable",
           "[storage][sql]") {
   PARLEY_TEST_DATABASE(db);
