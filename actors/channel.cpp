@@ -95,7 +95,7 @@ void step_down(channel_self self, const char* why) {
 // The dedup lookups and appends of the send path go to storage as requests without a CAF
 // timeout: CAF 0.17 registers every request timeout with its clock thread and never cancels
 // it, which cost a clock entry, a wake-up and a stale message per request. Instead one tick
-// per channel checks the oldest outstanding answer against `request.timeout`.
+// per channel checks the oldest outstanding answer against the request timeout (5 s).
 
 /// Makes sure a deadline tick is due for a storage request sent at `asked`.
 void watch_deadline(channel_self self, caf::actor_clock::time_point asked) {
