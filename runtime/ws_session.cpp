@@ -15,8 +15,10 @@ namespace net = boost::asio;
 /// docs/protocol.md "Limits": a message (reassembled frames) over 64 KiB closes with 1009.
 constexpr size_t max_message_bytes = 64 * 1024;
 
-/// The read buffer of an idle connection; it grows while a bigger message arrives and
-/// shrinks back once it is parsed, so idle connections stay small.
+/// The read buffer of an idle TLS connection; it grows while a bigger message arrives and
+/// shrinks back once it is parsed, so idle connections stay small. A plain connection keeps
+/// no read buffer while idle: it waits until its socket is readable and reads into its
+/// lane's scratch buffer, keeping only the bytes of an incomplete frame.
 constexpr size_t idle_read_bytes = 256;
 constexpr size_t max_read_bytes = max_message_bytes + 14; // one whole frame and its header
 
@@ -24,7 +26,7 @@ constexpr size_t max_read_bytes = max_message_bytes + 14; // one whole frame and
 constexpr auto close_grace = std::chrono::seconds(5);
 
 template <class Stream>
-ws_session<Stream>::ws_session(Stream&& stream, server_context& ctx, jwt_claims claims)
+ws_session<Stream>::ws_session(ws_transport<Stream>&& stream, server_context& ctx, jwt_claims claims)
   : stream_(std::move(stream)),
     ctx_(ctx),
     claims_(claims),
@@ -70,11 +72,69 @@ void ws_session<Stream>::on_accept(beast::error_code ec) {
 
 template <class Stream>
 void ws_session<Stream>::do_read() {
+  auto self = this->shared_from_this();
+  if constexpr (!is_tls_stream<Stream>) {
+    if (rlen_ == 0) {
+      stream_.async_wait(net::socket_base::wait_read,
+                         beast::bind_front_handler(&ws_session::on_readable, self));
+      return;
+    }
+  }
   if (rlen_ == rbuf_.size()) // full: a frame bigger than the buffer is arriving
     rbuf_.resize(std::min(max_read_bytes, std::max(idle_read_bytes, rbuf_.size() * 2)));
   stream_.async_read_some(net::buffer(rbuf_.data() + rlen_, rbuf_.size() - rlen_),
-                          beast::bind_front_handler(&ws_session::on_read,
-                                                    this->shared_from_this()));
+                          beast::bind_front_handler(&ws_session::on_read, self));
+}
+
+/// A plain connection with nothing buffered became readable: read into the lane's scratch
+/// buffer and keep only an incomplete frame's bytes.
+template <class Stream>
+void ws_session<Stream>::on_readable(beast::error_code ec) {
+  if constexpr (!is_tls_stream<Stream>) {
+    if (ec) {
+      finish();
+      return;
+    }
+    thread_local std::vector<char> scratch(max_read_bytes);
+    if (!stream_.non_blocking())
+      stream_.non_blocking(true, ec);
+    auto bytes = ec ? 0 : stream_.read_some(net::buffer(scratch), ec);
+    if (ec == net::error::would_block || ec == net::error::try_again) {
+      do_read(); // a spurious wake-up
+      return;
+    }
+    if (ec) {
+      finish();
+      return;
+    }
+    bool go_on = true;
+    auto pos = parse(scratch.data(), bytes, go_on);
+    if (!go_on) {
+      reading_stopped_ = true;
+      return;
+    }
+    rbuf_.assign(scratch.begin() + static_cast<std::ptrdiff_t>(pos),
+                 scratch.begin() + static_cast<std::ptrdiff_t>(bytes));
+    rlen_ = rbuf_.size();
+    do_read();
+  }
+}
+
+template <class Stream>
+size_t ws_session<Stream>::parse(const char* data, size_t size, bool& go_on) {
+  size_t pos = 0;
+  while (go_on) {
+    size_t used = 0;
+    auto event = reader_.next(data + pos, size - pos, used);
+    pos += used;
+    if (event.what == ws_event::kind::need_more) {
+      if (used == 0)
+        break;
+      continue;
+    }
+    go_on = handle(event);
+  }
+  return pos;
 }
 
 template <class Stream>
@@ -85,19 +145,8 @@ void ws_session<Stream>::on_read(beast::error_code ec, size_t bytes) {
     return;
   }
   rlen_ += bytes;
-  size_t pos = 0;
   bool go_on = true;
-  while (go_on) {
-    size_t used = 0;
-    auto event = reader_.next(rbuf_.data() + pos, rlen_ - pos, used);
-    pos += used;
-    if (event.what == ws_event::kind::need_more) {
-      if (used == 0)
-        break;
-      continue;
-    }
-    go_on = handle(event);
-  }
+  auto pos = parse(rbuf_.data(), rlen_, go_on);
   if (!go_on) {
     reading_stopped_ = true;
     return;
@@ -105,8 +154,11 @@ void ws_session<Stream>::on_read(beast::error_code ec, size_t bytes) {
   std::copy(rbuf_.begin() + static_cast<std::ptrdiff_t>(pos),
             rbuf_.begin() + static_cast<std::ptrdiff_t>(rlen_), rbuf_.begin());
   rlen_ -= pos;
-  if (rlen_ == 0 && rbuf_.size() > idle_read_bytes) {
-    rbuf_.resize(idle_read_bytes); // a large message's buffer is not kept
+  if (rlen_ == 0) { // a large message's buffer is not kept
+    if (!is_tls_stream<Stream>)
+      rbuf_ = {};
+    else if (rbuf_.size() > idle_read_bytes)
+      rbuf_.resize(idle_read_bytes);
     rbuf_.shrink_to_fit();
   }
   do_read();
@@ -157,9 +209,9 @@ void ws_session<Stream>::finish() {
     if (close_timer_)
       close_timer_->cancel();
     beast::error_code ignored;
-    auto& socket = beast::get_lowest_layer(stream_).socket();
+    auto& socket = tcp_socket_of(stream_);
     socket.shutdown(net::ip::tcp::socket::shutdown_both, ignored);
-    beast::get_lowest_layer(stream_).close();
+    socket.close(ignored);
   }
   notify_closed();
 }

@@ -29,7 +29,7 @@ class ws_session : public lane_bound_sink, public std::enable_shared_from_this<w
 public:
   using request = boost::beast::http::request<boost::beast::http::string_body>;
 
-  ws_session(Stream&& stream, server_context& ctx, jwt_claims claims);
+  ws_session(ws_transport<Stream>&& stream, server_context& ctx, jwt_claims claims);
   ~ws_session() override;
 
   /// Completes the upgrade and starts the connection actor.
@@ -50,7 +50,9 @@ private:
 
   void on_accept(boost::beast::error_code ec);
   void do_read();
+  void on_readable(boost::beast::error_code ec);
   void on_read(boost::beast::error_code ec, size_t bytes);
+  size_t parse(const char* data, size_t size, bool& go_on); // the bytes consumed
   bool handle(ws_event& event); // false: stop reading
   void maybe_write();
   void on_written(boost::beast::error_code ec);
@@ -59,7 +61,7 @@ private:
   void notify_closed();
   void observe_written();
 
-  Stream stream_;
+  ws_transport<Stream> stream_;
   server_context& ctx_;
   jwt_claims claims_;
   uint64_t id_;
@@ -68,7 +70,7 @@ private:
 
   // Read state.
   ws_reader reader_;
-  std::vector<char> rbuf_; // [0, rlen_) read and not yet parsed
+  std::vector<char> rbuf_; // [0, rlen_) read and not yet parsed; empty while idle (plain)
   size_t rlen_ = 0;
   bool reading_stopped_ = false; // after a close frame or a protocol violation
 
