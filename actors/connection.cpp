@@ -1,5 +1,6 @@
 #include "actors/connection.hpp"
 
+#include <algorithm>
 #include <memory>
 
 #include "actors/errors.hpp"
@@ -42,14 +43,13 @@ void close(connection_self self, uint16_t code, std::string reason) {
   st.sink->close(code, std::move(reason));
 }
 
-/// Asks the channel's actor (or stub). The handle is cached per connection; if the cached
-/// actor is gone by now (passivated, re-homed, stepped down) the directory is asked once
-/// more, so a stale cache never costs the client an error.
+/// Asks the channel's actor (or stub), answering within `timeout`. The handle is cached per
+/// connection; if the cached actor is gone by now (passivated, re-homed, stepped down) the
+/// directory is asked once more, so a stale cache never costs the client an error.
 template <class OnValue, class OnError, class... Ts>
-void ask_channel(connection_self self, channel_id ch, OnValue on_value, OnError on_error,
-                 Ts... xs) {
+void ask_channel_within(connection_self self, caf::duration timeout, channel_id ch,
+                        OnValue on_value, OnError on_error, Ts... xs) {
   auto& st = self->state;
-  auto timeout = st.deps->env.limits.request_timeout;
   auto i = st.channels.find(ch);
   bool cached = i != st.channels.end();
   if (!cached)
@@ -60,10 +60,68 @@ void ask_channel(connection_self self, channel_id ch, OnValue on_value, OnError 
     if (auto j = channels.find(ch); j != channels.end() && j->second == hdl)
       channels.erase(j);
     if (cached && err == caf::sec::request_receiver_down)
-      ask_channel(self, ch, on_value, on_error, xs...);
+      ask_channel_within(self, timeout, ch, on_value, on_error, xs...);
     else
       on_error(err);
   });
+}
+
+template <class OnValue, class OnError, class... Ts>
+void ask_channel(connection_self self, channel_id ch, OnValue on_value, OnError on_error,
+                 Ts... xs) {
+  ask_channel_within(self, caf::duration{self->state.deps->env.limits.request_timeout}, ch,
+                     on_value, on_error, xs...);
+}
+
+// -- send deadlines ------------------------------------------------------------------------
+
+// Sends go to their channel without a CAF request timeout: CAF 0.17 registers every request
+// timeout with its clock thread and never cancels it, which cost a clock entry, a wake-up and
+// a stale message per send. Instead one tick per connection answers a send still unanswered
+// after the request timeout (its channel's node went away, say) with `unavailable`, as the
+// timeout did; the late answer, if any, is dropped.
+
+void watch_sends(connection_self self) {
+  auto& st = self->state;
+  if (st.send_deadline_scheduled || st.sends.empty())
+    return;
+  st.send_deadline_scheduled = true;
+  auto due = st.sends.front().asked + st.deps->env.limits.request_timeout - self->clock().now();
+  self->delayed_send(self, std::max<caf::timespan>(due, caf::timespan{0}), deadline_atom::value);
+}
+
+void forget_answered_sends(connection_state& st) {
+  auto first_open = std::find_if(st.sends.begin(), st.sends.end(),
+                                 [](const auto& s) { return !s.answered; });
+  st.sends.erase(st.sends.begin(), first_open);
+  if (st.sends.empty() && st.sends.capacity() > 64)
+    st.sends.shrink_to_fit(); // a burst's entries are not kept by an idle connection
+}
+
+/// Marks send `token` answered; false if it was answered already (by the deadline).
+bool answer_send(connection_self self, uint64_t token) {
+  auto& st = self->state;
+  auto i = std::lower_bound(st.sends.begin(), st.sends.end(), token,
+                            [](const auto& s, uint64_t t) { return s.token < t; });
+  if (i == st.sends.end() || i->token != token || i->answered)
+    return false;
+  i->answered = true;
+  forget_answered_sends(st);
+  return true;
+}
+
+void on_send_deadline(connection_self self) {
+  auto& st = self->state;
+  st.send_deadline_scheduled = false;
+  auto now = self->clock().now();
+  for (auto& s : st.sends) {
+    if (s.answered || now - s.asked < st.deps->env.limits.request_timeout)
+      continue;
+    s.answered = true;
+    push_failure(self, make_error(error_code::unavailable), s.client_msg_id, s.channel);
+  }
+  forget_answered_sends(st);
+  watch_sends(self);
 }
 
 void handle_frame(connection_self self, const std::string& text);
@@ -73,13 +131,19 @@ void on_send(connection_self self, send_frame& f) {
   send_request req{st.who, f.channel, f.client_msg_id, std::move(f.text), st.deps->gateway, st.id};
   auto cmid = f.client_msg_id;
   auto ch = f.channel;
-  ask_channel(
-    self, ch,
+  auto token = st.next_send_token++;
+  st.sends.push_back({token, self->clock().now(), ch, cmid, false});
+  watch_sends(self);
+  ask_channel_within(
+    self, caf::infinite, ch,
     [=](const send_reply& r) {
-      if (!r.written_by_gateway)
+      if (answer_send(self, token) && !r.written_by_gateway)
         push(self, encode_ack(r.ack));
     },
-    [=](const caf::error& err) { push_failure(self, err, cmid, ch); },
+    [=](const caf::error& err) {
+      if (answer_send(self, token))
+        push_failure(self, err, cmid, ch);
+    },
     send_atom::value, std::move(req));
 }
 
@@ -296,6 +360,10 @@ connection_actor::behavior_type connection(connection_self self, connection_deps
     [=](expiry_atom) {
       auto probe = metrics_probe(self);
       close(self, close_code::token_expired, "token expired");
+    },
+    [=](deadline_atom) {
+      auto probe = metrics_probe(self);
+      on_send_deadline(self);
     },
   };
 }

@@ -50,6 +50,17 @@ struct connection_state {
   // The channels this connection talks to, looked up in the node's directory once (not on
   // every send); an entry goes on any error, so it holds only channels that answered.
   std::unordered_map<channel_id, channel_actor> channels;
+  // Sends not answered yet, oldest first (actors/connection.cpp "send deadlines").
+  struct outstanding_send {
+    uint64_t token;
+    caf::actor_clock::time_point asked;
+    channel_id channel;
+    std::string client_msg_id;
+    bool answered;
+  };
+  std::vector<outstanding_send> sends;
+  uint64_t next_send_token = 0;
+  bool send_deadline_scheduled = false;
   actor_slot slot; // live-actor gauge and /v1/admin/actors entry
 };
 

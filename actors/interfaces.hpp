@@ -30,8 +30,9 @@ using connection_actor = caf::typed_actor<
   caf::reacts_to<activity_atom>,
   // The socket closed (exactly once): leave the gateway and terminate.
   caf::reacts_to<closed_atom>,
-  // INTERNAL: no hello in time; idle check; the token expired.
-  caf::reacts_to<hello_tmo_atom>, caf::reacts_to<idle_tmo_atom>, caf::reacts_to<expiry_atom>>;
+  // INTERNAL: no hello in time; idle check; the token expired; a send's answer is overdue.
+  caf::reacts_to<hello_tmo_atom>, caf::reacts_to<idle_tmo_atom>, caf::reacts_to<expiry_atom>,
+  caf::reacts_to<deadline_atom>>;
 
 /// One per node: its local connections and the ONE delivery per message per node.
 using gateway_actor = caf::typed_actor<
