@@ -34,8 +34,10 @@ public:
   /// Queues a frame that is never dropped.
   push_result push_control(frame_ptr frame);
 
-  /// Takes every queued frame in order, to be written together. When this empties the queue
-  /// after drops, the cursor frames are returned at the end of this batch.
+  /// Takes every queued frame in order, to be written together, appending them to `out`
+  /// (whose capacity the caller keeps: no allocation per write). When this empties the queue
+  /// after drops, the cursor frames come at the end of this batch.
+  void take_all(std::vector<frame_ptr>& out);
   std::vector<frame_ptr> take_all();
 
   bool empty() const { return items_.empty(); }
@@ -48,15 +50,20 @@ private:
     frame_ptr frame;
     bool droppable;
     channel_id channel; // of a droppable frame, to know which channel a drop hits
+    uint64_t seq;       // of a droppable frame
   };
+
+  /// The highest seq of `channel` queued now, `incoming` included if it is of that channel.
+  uint64_t newest_seq(channel_id channel, channel_id incoming_channel, uint64_t incoming) const;
+
   limits limits_;
   std::vector<item> items_; // a vector: an empty deque still allocates ~600 bytes
   size_t droppable_count_ = 0;
   size_t control_bytes_ = 0;
   uint64_t dropped_ = 0;
-  std::map<channel_id, uint64_t>
-    lost_; // channel -> highest seq seen, for channels that lost frames
-  std::map<channel_id, uint64_t> latest_seen_;
+  // Channel -> highest seq seen since, for channels that lost frames (empty unless a client
+  // falls behind, and an empty map allocates nothing).
+  std::map<channel_id, uint64_t> lost_;
 };
 
 } // namespace parley

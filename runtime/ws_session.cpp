@@ -22,6 +22,18 @@ constexpr size_t max_message_bytes = 64 * 1024;
 constexpr size_t idle_read_bytes = 256;
 constexpr size_t max_read_bytes = max_message_bytes + 14; // one whole frame and its header
 
+/// The gathered buffers of one write as a view: async_write copies its buffer sequence, and
+/// copying the vector would allocate once per write. The vector stays untouched until the
+/// write completes.
+struct gathered_view {
+  using value_type = net::const_buffer;
+  using const_iterator = const net::const_buffer*;
+  const_iterator first;
+  const_iterator last;
+  const_iterator begin() const { return first; }
+  const_iterator end() const { return last; }
+};
+
 /// How long a peer has to answer our close frame before the socket is closed anyway.
 constexpr auto close_grace = std::chrono::seconds(5);
 
@@ -339,8 +351,7 @@ void ws_session<Stream>::maybe_write() {
   }
   if (!held_) {
     batch_.swap(preface_);
-    for (auto& f : queue_.take_all())
-      batch_.push_back(std::move(f));
+    queue_.take_all(batch_);
     headers_.resize(batch_.size());
     for (size_t i = 0; i < batch_.size(); ++i) {
       auto n = ws_frame_header(ws_opcode::text, batch_[i]->size(), headers_[i]);
@@ -356,7 +367,7 @@ void ws_session<Stream>::maybe_write() {
   if (gather_.empty())
     return;
   writing_ = true;
-  net::async_write(stream_, gather_,
+  net::async_write(stream_, gathered_view{gather_.data(), gather_.data() + gather_.size()},
                    [self = this->shared_from_this()](beast::error_code ec, size_t) {
                      self->on_written(ec);
                    });
