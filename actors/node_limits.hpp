@@ -34,7 +34,7 @@ struct node_limits {
   uint32_t circuit_failures = 5;
   caf::timespan circuit_probe_interval = std::chrono::seconds(10);
   size_t recent_ring = 512;        // messages a channel keeps for backfill without the database
-  size_t dedup_cache = 4096;       // recent acks a channel answers retries from
+  size_t dedup_cache = 256;        // recent acks a channel answers retries from
   size_t commit_max_batch = 1000;
 };
 
