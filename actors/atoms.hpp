@@ -49,6 +49,7 @@ using wire_atom = caf::atom_constant<caf::atom("wire")>;         // spawn-time w
 using connect_atom = caf::atom_constant<caf::atom("connect")>;
 using disconn_atom = caf::atom_constant<caf::atom("disconn")>;
 using status_atom = caf::atom_constant<caf::atom("status")>;     // presence.set
+using away_atom = caf::atom_constant<caf::atom("away")>; // a user's stamped away flag (gateway too)
 
 // cluster
 using hello_atom = caf::atom_constant<caf::atom("hello")>;

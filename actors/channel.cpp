@@ -443,15 +443,15 @@ channel_actor::behavior_type running(channel_self self) {
       auto probe = metrics_probe(self);
       return on_send(self, req);
     },
-    [=](attach_atom, const principal& who, const gateway_actor& gw,
-        presence_status s) -> caf::result<uint64_t> {
+    [=](attach_atom, const principal& who, const gateway_actor& gw, presence_status s,
+        uint64_t stamp) -> caf::result<uint64_t> {
       auto probe = metrics_probe(self);
       auto& st = self->state;
       touch(self);
       bool member = is_member(st, who);
       if (s != presence_status::offline && !member)
         return make_error(st.found ? error_code::not_in_channel : error_code::not_found);
-      set_member_status(self, who.user, gw, s);
+      set_member_status(self, who, gw, s, stamp);
       schedule_idle_check(self);
       return st.durable_seq();
     },

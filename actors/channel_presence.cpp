@@ -9,14 +9,15 @@ namespace parley {
 
 namespace {
 
-presence_status combined_status(const channel_presence& p, user_id user) {
-  auto i = p.online.find(user);
-  if (i == p.online.end() || i->second.empty())
+presence_status status_of(const channel_presence::member& m) {
+  if (m.gateways.empty())
     return presence_status::offline;
-  for (auto& [gw, s] : i->second)
-    if (s == presence_status::online)
-      return presence_status::online;
-  return presence_status::away;
+  return m.away ? presence_status::away : presence_status::online;
+}
+
+presence_status status_of(const channel_presence& p, user_id user) {
+  auto i = p.online.find(user);
+  return i == p.online.end() ? presence_status::offline : status_of(i->second);
 }
 
 void publish(channel_self self, user_id user, presence_status status) {
@@ -54,31 +55,40 @@ void update_gauge(channel_state& st) {
 
 } // namespace
 
-void set_member_status(channel_self self, user_id user, const gateway_actor& gw,
-                       presence_status status) {
+void set_member_status(channel_self self, const principal& who, const gateway_actor& gw,
+                       presence_status status, uint64_t stamp) {
   auto& st = self->state;
   auto& p = st.presence;
-  auto before = combined_status(p, user);
-  auto& per_gw = p.online[user];
-  auto i = per_gw.find(gw);
+  auto before = status_of(p, who.user);
+  auto i = p.online.find(who.user);
   if (status == presence_status::offline) {
-    if (i != per_gw.end()) {
-      per_gw.erase(i);
+    if (i == p.online.end())
+      return;
+    auto& gws = i->second.gateways;
+    if (auto g = std::find(gws.begin(), gws.end(), gw); g != gws.end()) {
+      gws.erase(g);
       release_gateway(p, gw);
     }
-    if (per_gw.empty())
-      p.online.erase(user);
-  } else if (i == per_gw.end()) {
-    per_gw.emplace(gw, status);
-    if (p.gateways[gw]++ == 0)
-      self->monitor(gw); // a node that goes down takes its online users with it
+    if (gws.empty())
+      p.online.erase(i); // offline everywhere: a later connection starts online
   } else {
-    i->second = status;
+    auto& m = i == p.online.end() ? p.online[who.user] : i->second;
+    if (std::find(m.gateways.begin(), m.gateways.end(), gw) == m.gateways.end()) {
+      m.gateways.push_back(gw);
+      if (p.gateways[gw]++ == 0)
+        self->monitor(gw); // a node that goes down takes its online users with it
+    }
+    if (stamp > m.away_stamp) {
+      m.away = status == presence_status::away;
+      m.away_stamp = stamp;
+    } else if (stamp < m.away_stamp) {
+      self->send(gw, away_atom::value, who, m.away, m.away_stamp);
+    }
   }
   update_gauge(st);
-  auto after = combined_status(p, user);
+  auto after = status_of(p, who.user);
   if (before != after)
-    presence_changed(self, user, after);
+    presence_changed(self, who.user, after);
 }
 
 void drop_member(channel_self self, user_id user) {
@@ -86,26 +96,27 @@ void drop_member(channel_self self, user_id user) {
   auto i = st.presence.online.find(user);
   if (i == st.presence.online.end())
     return;
-  for (auto& [gw, s] : i->second)
+  for (auto& gw : i->second.gateways)
     release_gateway(st.presence, gw);
   st.presence.online.erase(i);
   update_gauge(st);
 }
 
 void drop_gateway(channel_self self, const caf::actor_addr& gateway) {
+  auto& st = self->state;
   std::vector<std::pair<user_id, gateway_actor>> gone;
-  for (auto& [user, per_gw] : self->state.presence.online)
-    for (auto& [gw, s] : per_gw)
+  for (auto& [user, m] : st.presence.online)
+    for (auto& gw : m.gateways)
       if (gw.address() == gateway)
         gone.emplace_back(user, gw);
   for (auto& [user, gw] : gone)
-    set_member_status(self, user, gw, presence_status::offline);
+    set_member_status(self, principal{st.workspace, user}, gw, presence_status::offline, 0);
 }
 
 std::vector<presence_entry> present_members(const channel_state& st) {
   std::vector<presence_entry> result;
-  for (auto& [user, per_gw] : st.presence.online) {
-    auto s = combined_status(st.presence, user);
+  for (auto& [user, m] : st.presence.online) {
+    auto s = status_of(m);
     if (s != presence_status::offline)
       result.push_back(presence_entry{user, s});
   }

@@ -9,11 +9,17 @@
 namespace parley {
 
 /// Who of a channel is online on which node, and the presence.update frames that follow
-/// from it (docs/protocol.md "Rules", presence): a member is online while any node reports
-/// it online, away while it is away everywhere it is connected. Owned by the channel state.
+/// from it (docs/protocol.md "Rules", presence). Presence is per user, whatever node each of its
+/// connections is on: a member is online while connected on any node, away when its latest
+/// presence.set (on any node) said away, offline when no node has it. Owned by the channel state.
 struct channel_presence {
-  /// user -> status per node gateway.
-  std::unordered_map<user_id, std::map<gateway_actor, presence_status>> online;
+  struct member {
+    std::vector<gateway_actor> gateways; // the nodes where the user is connected
+    bool away = false;
+    uint64_t away_stamp = 0; // when `away` was set (the newest stamp wins); 0: never set
+  };
+  /// The connected members, by user.
+  std::unordered_map<user_id, member> online;
   /// gateway -> how many users are online there; the fan-out goes to these gateways.
   std::map<gateway_actor, size_t> gateways;
   /// Coalesced updates of big channels, flushed once per second.
@@ -21,9 +27,12 @@ struct channel_presence {
   bool flush_scheduled = false;
 };
 
-/// Sets a user's status on one gateway (offline detaches it) and publishes the transition.
-void set_member_status(channel_self self, user_id user, const gateway_actor& gw,
-                       presence_status status);
+/// A user's word from one gateway: offline detaches it from that gateway; online or away attach
+/// it, with the stamp of that node's away flag (0: no word on it). A stamp older than the
+/// channel's is answered with the newer flag, so that node's presence catches up. Publishes the
+/// user's transition, if any.
+void set_member_status(channel_self self, const principal& who, const gateway_actor& gw,
+                       presence_status status, uint64_t stamp);
 
 /// Forgets a removed member on every gateway, without a presence.update.
 void drop_member(channel_self self, user_id user);

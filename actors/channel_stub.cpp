@@ -20,8 +20,8 @@ channel_actor::behavior_type forwarding(stub_self self) {
   };
   return {
     [=](send_atom a, const send_request& r) -> caf::result<send_reply> { return forward(a, r); },
-    [=](attach_atom a, const principal& who, const gateway_actor& gw,
-        presence_status s) -> caf::result<uint64_t> { return forward(a, who, gw, s); },
+    [=](attach_atom a, const principal& who, const gateway_actor& gw, presence_status s,
+        uint64_t stamp) -> caf::result<uint64_t> { return forward(a, who, gw, s, stamp); },
     [=](backfill_atom a, const principal& who, uint64_t after,
         uint32_t limit) -> caf::result<backfill_page> { return forward(a, who, after, limit); },
     [=](who_atom a, const principal& who) -> caf::result<std::vector<presence_entry>> {

@@ -137,6 +137,10 @@ gateway_actor::behavior_type gateway(gateway_actor::stateful_pointer<gateway_sta
       // A channel actor (re)activated: presence tells it who is online here.
       self->send(self->state.presence, rehome_atom::value, ch);
     },
+    [=](away_atom a, const principal& who, bool away, uint64_t stamp) {
+      auto probe = metrics_probe(self);
+      self->send(self->state.presence, a, who, away, stamp);
+    },
     [=](joined_atom, channel_id ch, workspace_id ws, const std::vector<user_id>& users,
         uint64_t latest) {
       auto probe = metrics_probe(self);

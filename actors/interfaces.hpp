@@ -49,7 +49,9 @@ using gateway_actor = caf::typed_actor<
   // A member was removed from a channel (channel.left).
   caf::reacts_to<left_atom, channel_id, workspace_id, user_id>,
   // A channel (re)activated somewhere: tell it who is online here.
-  caf::reacts_to<rehome_atom, channel_id>>;
+  caf::reacts_to<rehome_atom, channel_id>,
+  // A user's away flag as of a stamp, set on another node or newer in a channel: for presence.
+  caf::reacts_to<away_atom, principal, bool, uint64_t>>;
 
 /// A validated `message.send` (WebSocket or REST) on its way to the channel actor.
 struct send_request {
@@ -84,8 +86,10 @@ typename Inspector::result_type inspect(Inspector& f, send_reply& x) {
 using channel_actor = caf::typed_actor<
   // message.send: dedup, membership, rate limits, seq, durable, then the ack.
   caf::replies_to<send_atom, send_request>::with<send_reply>,
-  // A user's status on one node's gateway (offline detaches); answers the latest seq.
-  caf::replies_to<attach_atom, principal, gateway_actor, presence_status>::with<uint64_t>,
+  // A user's status on one node's gateway (offline detaches) and the stamp of its away flag
+  // there (0: no word on it; the newest stamp wins); answers the latest seq.
+  caf::replies_to<attach_atom, principal, gateway_actor, presence_status, uint64_t>::with<
+    uint64_t>,
   // One page of history after a seq.
   caf::replies_to<backfill_atom, principal, uint64_t, uint32_t>::with<backfill_page>,
   // presence.get: the online and away members.
@@ -112,6 +116,8 @@ using presence_actor = caf::typed_actor<
   caf::reacts_to<disconn_atom, principal, uint64_t>,
   // presence.set (online | away).
   caf::reacts_to<status_atom, principal, presence_status>,
+  // The user's away flag as of a stamp, from another node or a channel: kept if newer.
+  caf::reacts_to<away_atom, principal, bool, uint64_t>,
   // The user became a member of a channel while online / was removed from one.
   caf::reacts_to<joined_atom, principal, channel_id>,
   caf::reacts_to<left_atom, principal, channel_id>,

@@ -70,7 +70,7 @@ node_actors spawn_node_actors(caf::actor_system& sys, node_env env, node_storage
   // The presence actor and the gateway know each other: the presence actor learns its
   // gateway by message, before any connection exists.
   node.presence = sys.spawn(
-    presence, presence_deps{node.env, node.channels, storage.mirror, storage.exporter});
+    presence, presence_deps{node.env, node.channels, node.nodes, storage.mirror, storage.exporter});
   node.gateway = sys.spawn(gateway, node.env, node.store, node.presence);
   caf::anon_send(node.presence, wire_atom::value, node.gateway);
   node.for_connections = std::make_shared<const connection_deps>(

@@ -21,10 +21,10 @@ presence_status status_of(const presence_state::user_entry& e) {
 }
 
 /// Tells one channel the user's status on this node; the reply is not needed.
-void tell(presence_self self, channel_id ch, const principal& who, presence_status s) {
+void tell(presence_self self, channel_id ch, const presence_state::user_entry& e) {
   auto& st = self->state;
   self->request(st.deps.channels->get(ch), st.deps.env.limits.request_timeout, attach_atom::value,
-                who, st.gateway, s)
+                e.who, st.gateway, status_of(e), e.away_stamp)
     .then([](uint64_t) {}, [](caf::error&) {});
 }
 
@@ -46,7 +46,14 @@ void tell_all(presence_self self, const presence_state::user_entry& e) {
   ++self->state.transitions;
   self->state.deps.env.metrics->presence_transitions->Increment();
   for (auto ch : e.channels)
-    tell(self, ch, e.who, status_of(e));
+    tell(self, ch, e);
+}
+
+/// A stamp for a presence.set here: the wall clock in µs, so that the latest set on any node
+/// wins, and strictly increasing on this node.
+uint64_t next_stamp(presence_state& st) {
+  st.last_stamp = std::max(static_cast<uint64_t>(now_us()), st.last_stamp + 1);
+  return st.last_stamp;
 }
 
 /// The entry of a user connected here, null if it has none.
@@ -101,7 +108,7 @@ presence_actor::behavior_type presence(presence_self self, presence_deps deps) {
           }
         };
         self->request(st.deps.channels->get(ch), st.deps.env.limits.request_timeout,
-                      attach_atom::value, who, st.gateway, status)
+                      attach_atom::value, who, st.gateway, status, e.away_stamp)
           .then(
             [=](uint64_t latest) {
               acc->positions.push_back(channel_position{ch, latest});
@@ -126,13 +133,33 @@ presence_actor::behavior_type presence(presence_self self, presence_deps deps) {
     },
     [=](status_atom, const principal& who, presence_status s) {
       auto probe = metrics_probe(self);
+      auto& st = self->state;
       auto* e = find_user(self, who);
-      bool away = s == presence_status::away;
-      if (!e || e->away == away)
+      if (!e)
+        return;
+      // Even when the flag here is unchanged: another node may have set the opposite since,
+      // and the channels combine the nodes' words by stamp (they publish only transitions).
+      bool changed = e->away != (s == presence_status::away);
+      e->away = s == presence_status::away;
+      e->away_stamp = next_stamp(st);
+      if (changed) {
+        ++st.transitions;
+        st.deps.env.metrics->presence_transitions->Increment();
+      }
+      for (auto ch : e->channels)
+        tell(self, ch, *e);
+      // The user's other nodes keep the flag too, for their own re-attaches.
+      for (auto& gw : st.deps.nodes->peer_gateways())
+        self->send(gw, away_atom::value, who, e->away, e->away_stamp);
+      publish(self, *e, changed);
+    },
+    [=](away_atom, const principal& who, bool away, uint64_t stamp) {
+      auto probe = metrics_probe(self);
+      auto* e = find_user(self, who);
+      if (!e || stamp <= e->away_stamp)
         return;
       e->away = away;
-      tell_all(self, *e);
-      publish(self, *e, true);
+      e->away_stamp = stamp;
     },
     [=](joined_atom, const principal& who, channel_id ch) {
       auto probe = metrics_probe(self);
@@ -141,7 +168,7 @@ presence_actor::behavior_type presence(presence_self self, presence_deps deps) {
         return;
       if (std::find(e->channels.begin(), e->channels.end(), ch) == e->channels.end())
         e->channels.push_back(ch);
-      tell(self, ch, who, status_of(*e));
+      tell(self, ch, *e);
       publish(self, *e, false);
     },
     [=](rehome_atom) {
@@ -150,13 +177,13 @@ presence_actor::behavior_type presence(presence_self self, presence_deps deps) {
       // online here yet. Attaching is idempotent for owners that already know.
       for (auto& [key, e] : self->state.users)
         for (auto ch : e.channels)
-          tell(self, ch, e.who, status_of(e));
+          tell(self, ch, e);
     },
     [=](rehome_atom, channel_id ch) {
       auto probe = metrics_probe(self);
       for (auto& [key, e] : self->state.users)
         if (std::find(e.channels.begin(), e.channels.end(), ch) != e.channels.end())
-          tell(self, ch, e.who, status_of(e));
+          tell(self, ch, e);
     },
     [=](left_atom, const principal& who, channel_id ch) {
       auto probe = metrics_probe(self);

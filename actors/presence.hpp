@@ -22,13 +22,15 @@ namespace parley {
 struct presence_deps {
   node_env env;
   std::shared_ptr<channel_directory> channels;
+  std::shared_ptr<placement> nodes;                  // the peers' gateways (presence.set)
   std::shared_ptr<storage::presence_mirror> mirror; // Redis; null unless configured
   std::shared_ptr<storage::event_export> exporter;  // Kafka; null unless configured
 };
 
-/// Presence of the users connected to this node (docs/architecture.md "Presence"): a user is online
-/// while any of its connections is open and it did not set itself away. Transitions go to the
-/// user's channel actors, which broadcast presence.update to their online members.
+/// Presence of the users connected to this node (docs/architecture.md "Presence"): which of them
+/// have connections here, and each one's away flag with the stamp of the presence.set that set
+/// it, on whatever node. Changes go to the user's channel actors, which combine every node's
+/// word and broadcast presence.update to their online members.
 struct presence_state {
   static inline const char* name = "presence";
 
@@ -36,6 +38,7 @@ struct presence_state {
     principal who;
     std::set<uint64_t> connections;
     bool away = false;
+    uint64_t away_stamp = 0; // when `away` was set, here or on another node; 0: never
     std::vector<channel_id> channels;
   };
 
@@ -43,6 +46,7 @@ struct presence_state {
   gateway_actor gateway; // this node's, from the wire message
   std::unordered_map<std::string, user_entry> users; // by user_key
   uint64_t transitions = 0;
+  uint64_t last_stamp = 0; // stamps of this node's presence.set increase strictly
   actor_slot slot; // live-actor gauge and /v1/admin/actors entry
 };
 

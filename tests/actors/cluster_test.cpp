@@ -483,3 +483,152 @@ TEST_CASE("in a partition two would-be owners both accept sends, the stale write
 }
 
 } // namespace parley::test
+
+namespace parley::test {
+namespace {
+
+/// Channels shared by `members`, created until their owners among `nodes` cover every node
+/// (so the test crosses every owner/connection arrangement); all of them are returned.
+std::vector<channel_id> channels_owned_by_each(test_db& db, const std::vector<user_id>& members,
+                                               const std::vector<std::string>& nodes) {
+  std::vector<channel_id> result;
+  std::set<std::string> owners;
+  for (int i = 0; owners.size() < nodes.size() && i < 64; ++i) {
+    result.push_back(db.create_channel(ws, "shared-" + std::to_string(i), members));
+    owners.insert(cluster_fixture::owner_among(result.back(), nodes));
+  }
+  REQUIRE(owners.size() == nodes.size());
+  return result;
+}
+
+/// The presence.update frames about `user` in `frames`, as channel -> statuses in order.
+std::map<std::string, std::vector<std::string>> updates_about(const std::vector<json>& frames,
+                                                              user_id user) {
+  std::map<std::string, std::vector<std::string>> result;
+  for (auto& f : filter(frames, "presence.update"))
+    if (f.at("user_id") == user.str())
+      result[f.at("channel_id").get<std::string>()].push_back(f.at("status"));
+  return result;
+}
+
+/// Exactly one update with `status` in each of `channels`.
+std::map<std::string, std::vector<std::string>> one_each(const std::vector<channel_id>& channels,
+                                                         const std::string& status) {
+  std::map<std::string, std::vector<std::string>> result;
+  for (auto ch : channels)
+    result[ch.str()] = {status};
+  return result;
+}
+
+/// `user`'s status in `ch` as `asker` gets it from presence.get ("offline" if not listed).
+std::string status_seen(cluster_fixture& fx, const sim_client& asker, channel_id ch,
+                        user_id user) {
+  asker.sink->take_new();
+  fx.inject(asker, json{{"type", "presence.get"}, {"channel_id", ch.str()}});
+  fx.run();
+  auto states = filter(asker.sink->take_new(), "presence.state");
+  REQUIRE(states.size() == 1);
+  for (auto& u : states[0].at("users"))
+    if (u.at("user_id") == user.str())
+      return u.at("status");
+  return "offline";
+}
+
+} // namespace
+
+TEST_CASE("presence is per user across nodes: presence.set on any node applies to the user and "
+          "each shared channel gets exactly one update per transition",
+          "[actors][cluster][presence]") {
+  test_db db;
+  const std::vector<std::string> nodes{"n1", "n2", "n3"};
+  auto shared = channels_owned_by_each(db, {u1, u2}, nodes);
+  cluster_fixture fx{db, nodes, cluster_limits()};
+  // A on n1; B on n2 and n3 (the issue's report), later on n1 too.
+  auto a = fx.join("n1", principal{ws, u1});
+  auto b2 = fx.join("n2", principal{ws, u2});
+  auto b3 = fx.join("n3", principal{ws, u2});
+  a.sink->take_new();
+  b3.sink->take_new();
+
+  // Away from one node: A and B's other connection see it once per channel.
+  fx.inject(b2, presence_set_frame("away"));
+  fx.run();
+  CHECK(updates_about(a.sink->take_new(), u2) == one_each(shared, "away"));
+  CHECK(updates_about(b3.sink->take_new(), u2) == one_each(shared, "away"));
+
+  // Online from the other node, which had never heard of away itself.
+  fx.inject(b3, presence_set_frame("online"));
+  fx.run();
+  CHECK(updates_about(a.sink->take_new(), u2) == one_each(shared, "online"));
+
+  // Away again from n3; setting it again from n2 is no transition.
+  fx.inject(b3, presence_set_frame("away"));
+  fx.run();
+  CHECK(updates_about(a.sink->take_new(), u2) == one_each(shared, "away"));
+  fx.inject(b2, presence_set_frame("away"));
+  fx.run();
+  CHECK(updates_about(a.sink->take_new(), u2).empty());
+
+  // A new connection on a third node does not reset the user's away.
+  auto b1 = fx.join("n1", principal{ws, u2});
+  CHECK(updates_about(a.sink->take_new(), u2).empty());
+  for (auto ch : shared)
+    CHECK(status_seen(fx, a, ch, u2) == "away");
+
+  // Offline only when the last connection on any node closes.
+  fx.socket_closed(b3);
+  fx.socket_closed(b1);
+  CHECK(updates_about(a.sink->take_new(), u2).empty());
+  for (auto ch : shared)
+    CHECK(status_seen(fx, a, ch, u2) == "away");
+  fx.socket_closed(b2);
+  CHECK(updates_about(a.sink->take_new(), u2) == one_each(shared, "offline"));
+  for (auto ch : shared)
+    CHECK(status_seen(fx, a, ch, u2) == "offline");
+  CHECK(a.sink->of_type("error").empty());
+}
+
+TEST_CASE("a user's away survives the node that set it: a re-homed channel hears it from the "
+          "user's other node",
+          "[actors][cluster][presence]") {
+  test_db db;
+  const std::vector<std::string> nodes{"n1", "n2", "n3", "n4"};
+  // The channel's owner hosts nobody, so killing it takes no connection with it.
+  channel_id ch;
+  for (int i = 0; !ch.value; ++i) {
+    auto c = db.create_channel(ws, "shared-" + std::to_string(i), {u1, u2, u3});
+    if (cluster_fixture::owner_among(c, nodes) == "n4")
+      ch = c;
+  }
+  cluster_fixture fx{db, nodes, cluster_limits()};
+  auto a = fx.join("n1", principal{ws, u1});
+  // B: connected on n2 and n3, sets away on n2 (n3 hears it from n2's presence).
+  auto b2 = fx.join("n2", principal{ws, u2});
+  auto b3 = fx.join("n3", principal{ws, u2});
+  fx.inject(b2, presence_set_frame("away"));
+  fx.run();
+  // C: sets away on n2, connects on n3 afterwards (n3 hears it from the channel).
+  auto c2 = fx.join("n2", principal{ws, u3});
+  fx.inject(c2, presence_set_frame("away"));
+  fx.run();
+  auto c3 = fx.join("n3", principal{ws, u3});
+  // Both leave n2, the node that set their away; then the channel's owner dies.
+  fx.socket_closed(b2);
+  fx.socket_closed(c2);
+  CHECK(status_seen(fx, a, ch, u2) == "away");
+  CHECK(status_seen(fx, a, ch, u3) == "away");
+  fx.kill("n4");
+  fx.forget("n4");
+  fx.run();
+  REQUIRE(fx.node(cluster_fixture::owner_among(ch, {"n1", "n2", "n3"})).channel_actors_of(ch) == 1);
+  CHECK(status_seen(fx, a, ch, u2) == "away");
+  CHECK(status_seen(fx, a, ch, u3) == "away");
+  // And the flag still changes from the surviving node.
+  fx.inject(b3, presence_set_frame("online"));
+  fx.inject(c3, presence_set_frame("online"));
+  fx.run();
+  CHECK(status_seen(fx, a, ch, u2) == "online");
+  CHECK(status_seen(fx, a, ch, u3) == "online");
+}
+
+} // namespace parley::test

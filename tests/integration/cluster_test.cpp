@@ -836,3 +836,62 @@ TEST_CASE("a killed node that comes back rejoins without restarting the others",
   REQUIRE(news.size() == 1);
   CHECK(news[0] == std::make_pair(uint64_t{1}, std::string("rejoin-1")));
 }
+
+namespace {
+
+/// Reads frames until `n` presence.update about `user` arrived (or `timeout`); returns them as
+/// channel -> statuses in arrival order.
+std::map<std::string, std::vector<std::string>>
+presence_updates(parley::client::ws_client& ws, const std::string& user, size_t n,
+                 std::chrono::milliseconds timeout = 10s) {
+  std::map<std::string, std::vector<std::string>> out;
+  size_t seen = 0;
+  auto deadline = clock_type::now() + timeout;
+  while (seen < n && clock_type::now() < deadline) {
+    auto text = ws.read_text(50ms);
+    if (!text)
+      continue;
+    auto f = json::parse(*text);
+    if (f.value("type", "") == "presence.update" && f.value("user_id", "") == user) {
+      out[f.value("channel_id", "")].push_back(f.value("status", ""));
+      ++seen;
+    }
+  }
+  return out;
+}
+
+} // namespace
+
+TEST_CASE("presence spans nodes: a user connected to two nodes is away, online and offline as "
+          "one user, with one update per shared channel",
+          "[integration][cluster][presence]") {
+  cluster_process cluster(cluster_args);
+  auto c1 = cluster.node(0).create_channel("W1", "presence-1", {"U1", "U2"});
+  auto c2 = cluster.node(0).create_channel("W1", "presence-2", {"U1", "U2"});
+  auto each = [&](const std::string& status) {
+    return std::map<std::string, std::vector<std::string>>{{c1, {status}}, {c2, {status}}};
+  };
+  // A on node 1; B on nodes 2 and 3 (the report). Each step expects exactly its
+  // updates: a stray one from the step before would come first and fail the comparison.
+  auto a = open_session(cluster.node(0), "U1");
+  auto b2 = open_session(cluster.node(1), "U2");
+  CHECK(presence_updates(a.ws, "U2", 2) == each("online"));
+  auto b3 = open_session(cluster.node(2), "U2");
+
+  b2.ws.send_json({{"type", "presence.set"}, {"status", "away"}});
+  CHECK(presence_updates(a.ws, "U2", 2) == each("away"));
+  b3.ws.send_json({{"type", "presence.set"}, {"status", "online"}});
+  CHECK(presence_updates(a.ws, "U2", 2) == each("online"));
+
+  // Closing one node's connection is no transition; the next update is the away below.
+  b3.ws.close();
+  b2.ws.send_json({{"type", "presence.set"}, {"status", "away"}});
+  CHECK(presence_updates(a.ws, "U2", 2) == each("away"));
+  b2.ws.close();
+  CHECK(presence_updates(a.ws, "U2", 2) == each("offline"));
+  drain(a.ws, 300ms);
+  a.ws.send_json({{"type", "presence.get"}, {"channel_id", c1}});
+  auto state = expect_frame(a.ws, "presence.state", 5s, c1);
+  for (auto& u : state["users"])
+    CHECK(u.value("user_id", "") != "U2");
+}
