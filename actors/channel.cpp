@@ -21,9 +21,11 @@ bool is_member(const channel_state& st, const principal& who) {
   return st.found && who.workspace == st.workspace && st.members.count(who.user) > 0;
 }
 
-void remember_ack(channel_state& st, const std::string& key, const send_ack& ack) {
+/// Remembers the ack of `key` for retries, forgetting the oldest beyond limits.dedup_cache.
+// `key` by value: every caller is done with its key, so the order entry takes it over.
+void remember_ack(channel_state& st, std::string key, const send_ack& ack) {
   if (st.acked.emplace(key, ack).second) {
-    st.acked_order.push_back(key);
+    st.acked_order.push_back(std::move(key));
     if (st.acked_order.size() > st.deps->env.limits.dedup_cache) {
       st.acked.erase(st.acked_order.front());
       st.acked_order.pop_front();
@@ -147,8 +149,7 @@ void on_deadline(channel_self self) {
 /// Step 5 of the send path: the message is durable. Ack, then deliver, in seq order.
 void on_durable(channel_self self, channel_state::committing_send& c) {
   auto& st = self->state;
-  auto key = dedup_key(c.req.sender, c.msg.client_msg_id);
-  st.committing_keys.erase(key);
+  st.committing_keys.erase(c.key);
   if (!c.outcome) {
     // Storage failed: nothing of this batch is durable. Step down and reload.
     for (auto& rp : c.rps)
@@ -162,7 +163,7 @@ void on_durable(channel_self self, channel_state::committing_send& c) {
       // Another send with this key (in another channel) won the race: its ack is the answer.
       // The seq assigned here stays an empty gap.
       auto ack = ack_of(c.outcome->original);
-      remember_ack(st, key, ack);
+      remember_ack(st, std::move(c.key), ack);
       for (auto& rp : c.rps)
         rp.deliver(send_reply{ack, false});
       return;
@@ -178,7 +179,7 @@ void on_durable(channel_self self, channel_state::committing_send& c) {
       break;
   }
   auto ack = ack_of(c.msg);
-  remember_ack(st, key, ack);
+  remember_ack(st, std::move(c.key), ack);
   ++st.deps->env.counters->messages_acked;
   auto fanout_start = steady_ns();
   st.ring.push_back(c.msg);
@@ -219,22 +220,21 @@ void committed(channel_self self, uint64_t seq, caf::expected<storage::append_ou
 void admit(channel_self self, channel_state::pending_send& p) {
   auto& st = self->state;
   auto& req = p.req;
-  auto key = dedup_key(req.sender, req.client_msg_id);
   if (p.lookup_failed) {
     p.rp.deliver(make_error(error_code::unavailable));
     return;
   }
   if (p.original) {
     auto ack = ack_of(*p.original);
-    remember_ack(st, key, ack);
+    remember_ack(st, std::move(p.key), ack);
     p.rp.deliver(send_reply{ack, false});
     return;
   }
-  if (auto i = st.acked.find(key); i != st.acked.end()) {
+  if (auto i = st.acked.find(p.key); i != st.acked.end()) {
     p.rp.deliver(send_reply{i->second, false});
     return;
   }
-  if (auto i = st.committing_keys.find(key); i != st.committing_keys.end()) {
+  if (auto i = st.committing_keys.find(p.key); i != st.committing_keys.end()) {
     st.committing[i->second].rps.push_back(p.rp);
     return;
   }
@@ -274,9 +274,10 @@ void admit(channel_self self, channel_state::pending_send& p) {
   auto& c = st.committing[seq];
   c.msg = msg;
   c.req = std::move(req);
+  c.key = p.key;
   c.rps.push_back(p.rp);
   c.asked = self->clock().now();
-  st.committing_keys.emplace(key, seq);
+  st.committing_keys.emplace(std::move(p.key), seq);
   watch_deadline(self, c.asked);
   self->request(st.deps->group_commit, caf::infinite, append_atom::value, msg)
     .then([=](const storage::append_outcome& out) { committed(self, seq, out); },
@@ -322,7 +323,8 @@ caf::result<send_reply> on_send(channel_self self, send_request& req) {
   auto sender = req.sender;
   auto cmid = req.client_msg_id;
   auto now = self->clock().now();
-  st.pending.push_back(channel_state::pending_send{id, std::move(req), rp, false, false, {}, now});
+  st.pending.push_back(
+    channel_state::pending_send{id, std::move(req), std::move(key), rp, false, false, {}, now});
   watch_deadline(self, now);
   self->request(st.deps->store, caf::infinite, dedup_atom::value, sender.workspace, sender.user,
                 cmid)
