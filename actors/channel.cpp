@@ -24,7 +24,7 @@ bool is_member(const channel_state& st, const principal& who) {
 /// Remembers the ack of `key` for retries, forgetting the oldest beyond limits.dedup_cache.
 // `key` by value: every caller is done with its key, so the order entry takes it over.
 void remember_ack(channel_state& st, std::string key, const send_ack& ack) {
-  if (st.acked.emplace(key, ack).second) {
+  if (st.acked.try_emplace(key, ack).second) {
     st.acked_order.push_back(std::move(key));
     if (st.acked_order.size() > st.deps->env.limits.dedup_cache) {
       st.acked.erase(st.acked_order.front());
@@ -215,6 +215,27 @@ void committed(channel_self self, uint64_t seq, caf::expected<storage::append_ou
   drain_committed(self);
 }
 
+/// Membership and rate limits, checked after dedup: the error a send is refused with, if any.
+/// An admitted send takes a token from both buckets, a refused one from neither.
+std::optional<error_code> refusal(channel_self self, const principal& sender) {
+  auto& st = self->state;
+  if (!st.found)
+    return error_code::not_found;
+  if (!is_member(st, sender))
+    return error_code::not_in_channel;
+  auto now = clock_us(self);
+  auto& bucket = st.buckets
+                   .try_emplace(sender.user, st.deps->env.limits.user_rate_per_s,
+                                st.deps->env.limits.user_burst)
+                   .first->second;
+  if (!bucket.available(now) || !st.quota->try_take(now)) {
+    ++st.deps->env.counters->rate_limited;
+    return error_code::rate_limited;
+  }
+  bucket.take();
+  return std::nullopt;
+}
+
 /// Steps 2-4 of the send path for the head of the queue: dedup, membership, rate limits,
 /// then seq assignment and the append.
 void admit(channel_self self, channel_state::pending_send& p) {
@@ -234,32 +255,19 @@ void admit(channel_self self, channel_state::pending_send& p) {
     p.rp.deliver(send_reply{i->second, false});
     return;
   }
-  if (auto i = st.committing_keys.find(p.key); i != st.committing_keys.end()) {
-    st.committing[i->second].rps.push_back(p.rp);
+  // One lookup finds a send of this key in flight (this one joins its answer) or claims the
+  // key for this send, its seq set once assigned; a refused send gives the key back. Nothing
+  // inserts into committing_keys until then, so `in_flight` stays valid.
+  auto [in_flight, claimed] = st.committing_keys.try_emplace(p.key);
+  if (!claimed) {
+    st.committing[in_flight->second].rps.push_back(p.rp);
     return;
   }
-  if (!st.found) {
-    p.rp.deliver(make_error(error_code::not_found));
+  if (auto refused = refusal(self, req.sender)) {
+    st.committing_keys.erase(in_flight);
+    p.rp.deliver(make_error(*refused));
     return;
   }
-  if (!is_member(st, req.sender)) {
-    p.rp.deliver(make_error(error_code::not_in_channel));
-    return;
-  }
-  // Rate limits: a refused send consumes no token from either bucket.
-  auto now = clock_us(self);
-  auto b = st.buckets.find(req.sender.user);
-  if (b == st.buckets.end())
-    b = st.buckets
-          .emplace(req.sender.user, token_bucket{st.deps->env.limits.user_rate_per_s,
-                                                 st.deps->env.limits.user_burst})
-          .first;
-  if (!b->second.available(now) || !st.quota->try_take(now)) {
-    ++st.deps->env.counters->rate_limited;
-    p.rp.deliver(make_error(error_code::rate_limited));
-    return;
-  }
-  b->second.take();
   // Seq is assigned only here: last + 1; ts never decreases with seq.
   chat_message msg;
   msg.workspace = st.workspace;
@@ -274,10 +282,10 @@ void admit(channel_self self, channel_state::pending_send& p) {
   auto& c = st.committing[seq];
   c.msg = msg;
   c.req = std::move(req);
-  c.key = p.key;
+  c.key = std::move(p.key);
   c.rps.push_back(p.rp);
   c.asked = self->clock().now();
-  st.committing_keys.emplace(std::move(p.key), seq);
+  in_flight->second = seq;
   watch_deadline(self, c.asked);
   self->request(st.deps->group_commit, caf::infinite, append_atom::value, msg)
     .then([=](const storage::append_outcome& out) { committed(self, seq, out); },
