@@ -21,9 +21,11 @@ bool is_member(const channel_state& st, const principal& who) {
   return st.found && who.workspace == st.workspace && st.members.count(who.user) > 0;
 }
 
-void remember_ack(channel_state& st, const std::string& key, const send_ack& ack) {
-  if (st.acked.emplace(key, ack).second) {
-    st.acked_order.push_back(key);
+/// Remembers the ack of `key` for retries, forgetting the oldest beyond limits.dedup_cache.
+// `key` by value: every caller is done with its key, so the order entry takes it over.
+void remember_ack(channel_state& st, std::string key, const send_ack& ack) {
+  if (st.acked.try_emplace(key, ack).second) {
+    st.acked_order.push_back(std::move(key));
     if (st.acked_order.size() > st.deps->env.limits.dedup_cache) {
       st.acked.erase(st.acked_order.front());
       st.acked_order.pop_front();
@@ -147,8 +149,7 @@ void on_deadline(channel_self self) {
 /// Step 5 of the send path: the message is durable. Ack, then deliver, in seq order.
 void on_durable(channel_self self, channel_state::committing_send& c) {
   auto& st = self->state;
-  auto key = dedup_key(c.req.sender, c.msg.client_msg_id);
-  st.committing_keys.erase(key);
+  st.committing_keys.erase(c.key);
   if (!c.outcome) {
     // Storage failed: nothing of this batch is durable. Step down and reload.
     for (auto& rp : c.rps)
@@ -162,7 +163,7 @@ void on_durable(channel_self self, channel_state::committing_send& c) {
       // Another send with this key (in another channel) won the race: its ack is the answer.
       // The seq assigned here stays an empty gap.
       auto ack = ack_of(c.outcome->original);
-      remember_ack(st, key, ack);
+      remember_ack(st, std::move(c.key), ack);
       for (auto& rp : c.rps)
         rp.deliver(send_reply{ack, false});
       return;
@@ -178,7 +179,7 @@ void on_durable(channel_self self, channel_state::committing_send& c) {
       break;
   }
   auto ack = ack_of(c.msg);
-  remember_ack(st, key, ack);
+  remember_ack(st, std::move(c.key), ack);
   ++st.deps->env.counters->messages_acked;
   auto fanout_start = steady_ns();
   st.ring.push_back(c.msg);
@@ -214,52 +215,59 @@ void committed(channel_self self, uint64_t seq, caf::expected<storage::append_ou
   drain_committed(self);
 }
 
+/// Membership and rate limits, checked after dedup: the error a send is refused with, if any.
+/// An admitted send takes a token from both buckets, a refused one from neither.
+std::optional<error_code> refusal(channel_self self, const principal& sender) {
+  auto& st = self->state;
+  if (!st.found)
+    return error_code::not_found;
+  if (!is_member(st, sender))
+    return error_code::not_in_channel;
+  auto now = clock_us(self);
+  auto& bucket = st.buckets
+                   .try_emplace(sender.user, st.deps->env.limits.user_rate_per_s,
+                                st.deps->env.limits.user_burst)
+                   .first->second;
+  if (!bucket.available(now) || !st.quota->try_take(now)) {
+    ++st.deps->env.counters->rate_limited;
+    return error_code::rate_limited;
+  }
+  bucket.take();
+  return std::nullopt;
+}
+
 /// Steps 2-4 of the send path for the head of the queue: dedup, membership, rate limits,
 /// then seq assignment and the append.
 void admit(channel_self self, channel_state::pending_send& p) {
   auto& st = self->state;
   auto& req = p.req;
-  auto key = dedup_key(req.sender, req.client_msg_id);
   if (p.lookup_failed) {
     p.rp.deliver(make_error(error_code::unavailable));
     return;
   }
   if (p.original) {
     auto ack = ack_of(*p.original);
-    remember_ack(st, key, ack);
+    remember_ack(st, std::move(p.key), ack);
     p.rp.deliver(send_reply{ack, false});
     return;
   }
-  if (auto i = st.acked.find(key); i != st.acked.end()) {
+  if (auto i = st.acked.find(p.key); i != st.acked.end()) {
     p.rp.deliver(send_reply{i->second, false});
     return;
   }
-  if (auto i = st.committing_keys.find(key); i != st.committing_keys.end()) {
-    st.committing[i->second].rps.push_back(p.rp);
+  // One lookup finds a send of this key in flight (this one joins its answer) or claims the
+  // key for this send, its seq set once assigned; a refused send gives the key back. Nothing
+  // inserts into committing_keys until then, so `in_flight` stays valid.
+  auto [in_flight, claimed] = st.committing_keys.try_emplace(p.key);
+  if (!claimed) {
+    st.committing[in_flight->second].rps.push_back(p.rp);
     return;
   }
-  if (!st.found) {
-    p.rp.deliver(make_error(error_code::not_found));
+  if (auto refused = refusal(self, req.sender)) {
+    st.committing_keys.erase(in_flight);
+    p.rp.deliver(make_error(*refused));
     return;
   }
-  if (!is_member(st, req.sender)) {
-    p.rp.deliver(make_error(error_code::not_in_channel));
-    return;
-  }
-  // Rate limits: a refused send consumes no token from either bucket.
-  auto now = clock_us(self);
-  auto b = st.buckets.find(req.sender.user);
-  if (b == st.buckets.end())
-    b = st.buckets
-          .emplace(req.sender.user, token_bucket{st.deps->env.limits.user_rate_per_s,
-                                                 st.deps->env.limits.user_burst})
-          .first;
-  if (!b->second.available(now) || !st.quota->try_take(now)) {
-    ++st.deps->env.counters->rate_limited;
-    p.rp.deliver(make_error(error_code::rate_limited));
-    return;
-  }
-  b->second.take();
   // Seq is assigned only here: last + 1; ts never decreases with seq.
   chat_message msg;
   msg.workspace = st.workspace;
@@ -274,9 +282,10 @@ void admit(channel_self self, channel_state::pending_send& p) {
   auto& c = st.committing[seq];
   c.msg = msg;
   c.req = std::move(req);
+  c.key = std::move(p.key);
   c.rps.push_back(p.rp);
   c.asked = self->clock().now();
-  st.committing_keys.emplace(key, seq);
+  in_flight->second = seq;
   watch_deadline(self, c.asked);
   self->request(st.deps->group_commit, caf::infinite, append_atom::value, msg)
     .then([=](const storage::append_outcome& out) { committed(self, seq, out); },
@@ -322,7 +331,8 @@ caf::result<send_reply> on_send(channel_self self, send_request& req) {
   auto sender = req.sender;
   auto cmid = req.client_msg_id;
   auto now = self->clock().now();
-  st.pending.push_back(channel_state::pending_send{id, std::move(req), rp, false, false, {}, now});
+  st.pending.push_back(
+    channel_state::pending_send{id, std::move(req), std::move(key), rp, false, false, {}, now});
   watch_deadline(self, now);
   self->request(st.deps->store, caf::infinite, dedup_atom::value, sender.workspace, sender.user,
                 cmid)

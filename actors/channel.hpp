@@ -35,6 +35,7 @@ struct channel_state {
   struct pending_send {
     uint64_t id;
     send_request req;
+    std::string key; // dedup_key(req.sender, req.client_msg_id), built once per send
     reply_promise rp;
     bool looked_up = false;
     bool lookup_failed = false;
@@ -45,6 +46,7 @@ struct channel_state {
   struct committing_send {
     chat_message msg;
     send_request req;
+    std::string key; // the dedup key, moved on from its pending_send
     std::vector<reply_promise> rps; // the sender and retries that arrived meanwhile
     bool done = false;
     caf::expected<storage::append_outcome> outcome = storage::append_outcome{};
