@@ -29,28 +29,32 @@ void schedule_catch_up(channel_self self, caf::actor_clock::time_point due) {
   self->delayed_send(self, due > now ? due - now : caf::timespan{0}, catchup_atom::value);
 }
 
-/// Sends `d` as a request the peer's gateway answers once it has pushed it: no answer within
-/// the deadline is a failure of the peer's circuit, an answer a success.
+/// Sends `d` as a request the peer's gateway answers once it has pushed it. Busy is not dead:
+/// an answer after the deadline marks the peer slow; only no answer for `peer_dead_after`,
+/// with no other confirmation from that peer meanwhile, is a failure of its circuit.
 void confirmed_send(channel_self self, const gateway_actor& gw, const delivery& d,
                     std::shared_ptr<peer_circuit> circuit) {
   auto& st = self->state;
   auto& link = st.fanout.links[gw];
+  auto asked = self->clock().now();
   link.confirming = true;
-  link.confirm_sent = self->clock().now();
+  link.confirm_sent = asked;
   auto done = [=] {
     auto& links = self->state.fanout.links;
     if (auto i = links.find(gw); i != links.end())
       i->second.confirming = false;
   };
-  self->request(gw, st.deps->env.limits.internode_deadline, deliver_atom::value, d)
+  auto& lim = st.deps->env.limits;
+  self->request(gw, std::max(lim.peer_dead_after, lim.internode_deadline), deliver_atom::value, d)
     .then(
       [=]() {
         done();
-        circuit->succeeded();
+        auto now = self->clock().now();
+        circuit->confirmed(now, now - asked > self->state.deps->env.limits.internode_deadline);
       },
       [=](caf::error&) {
         done();
-        circuit->failed(self->clock().now());
+        circuit->unanswered(asked, self->clock().now());
         auto& links = self->state.fanout.links;
         auto i = links.find(gw);
         if (i != links.end() && circuit->state() != circuit_breaker::state::closed) {
@@ -63,8 +67,24 @@ void confirmed_send(channel_self self, const gateway_actor& gw, const delivery& 
       });
 }
 
+/// True if `link`'s peer is slow: its latest confirmation came after the deadline, or this
+/// channel's confirmation is out for longer than that.
+bool slow_peer(const channel_fanout::peer_link& link, caf::actor_clock::time_point now,
+               caf::timespan deadline) {
+  return link.circuit->slow() || (link.confirming && now - link.confirm_sent > deadline);
+}
+
+/// Owes the peer of `link` a channel.cursor for what it was not sent, sent by the catch-up
+/// tick at `due`.
+void owe_cursor(channel_self self, channel_fanout::peer_link& link,
+                caf::actor_clock::time_point due) {
+  link.behind = true;
+  schedule_catch_up(self, due);
+}
+
 /// Sends one delivery to a node gateway, counting those that cross to another node. Returns
-/// false if the peer's circuit is open and the delivery was not sent.
+/// false if it was not sent: the peer's circuit is open, or the peer is slow and this channel
+/// is large enough to owe it a cursor instead (DMs and small channels keep pushing).
 ///
 /// Confirmation is cheap: at most ONE delivery per (channel, peer) is out as a request, and
 /// at most one starts per fifth of the deadline; the others go as plain sends. A gateway
@@ -98,10 +118,16 @@ bool deliver_to(channel_self self, const gateway_actor& gw, const delivery& d) {
     self->send(gw, deliver_atom::value, d);
     return true;
   }
-  auto verdict = link.circuit->attempt(self->clock().now());
+  auto now = self->clock().now();
+  auto verdict = link.circuit->attempt(now);
   if (verdict == circuit_breaker::verdict::skip) {
-    link.behind = true;
-    schedule_catch_up(self, link.circuit->next_probe());
+    owe_cursor(self, link, link.circuit->next_probe());
+    return false;
+  }
+  if (d.kind == delivery_kind::message && st.members.size() > lim.overload_cursor_members
+      && slow_peer(link, now, lim.internode_deadline)) {
+    ++deps.env.counters->cursor_fanouts;
+    owe_cursor(self, link, now + lim.cursor_interval);
     return false;
   }
   ++deps.env.counters->deliveries_sent_remote;
@@ -111,7 +137,6 @@ bool deliver_to(channel_self self, const gateway_actor& gw, const delivery& d) {
     if (d.kind == delivery_kind::control)
       self->send(gw, deliver_atom::value, cursor_delivery(st));
   }
-  auto now = self->clock().now();
   if (verdict == circuit_breaker::verdict::probe
       || (!link.confirming && now - link.confirm_sent >= lim.internode_deadline / 5))
     confirmed_send(self, gw, d, link.circuit);

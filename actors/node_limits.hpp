@@ -29,12 +29,15 @@ struct node_limits {
   size_t overload_backlog = 5000;          // messages waiting for fan-out (gateway + lanes)
   size_t overload_cursor_members = 100;    // under overload, channels above this go to cursor mode
   caf::timespan cursor_interval = std::chrono::milliseconds(250);
-  // Inter-node deliveries (docs/architecture.md "Backpressure", layer 3): a delivery to another
-  // node's gateway not confirmed within the deadline is a failure; `circuit_failures` consecutive
-  // failures open that peer's circuit, which lets one probe through every probe interval.
-  // A zero deadline turns confirmation and the circuit off (plain sends).
+  // Inter-node deliveries (docs/architecture.md "Backpressure", layer 3). Busy is not dead: a
+  // peer whose confirmations take longer than the deadline is slow (large channels send it
+  // cursors instead of messages); a peer that confirms nothing at all for `peer_dead_after`
+  // while a confirmation is out fails, and `circuit_failures` such failures open its circuit,
+  // which lets one probe through every probe interval. A zero deadline turns confirmation and
+  // the circuit off (plain sends).
   caf::timespan internode_deadline = std::chrono::milliseconds(50);
-  uint32_t circuit_failures = 5;
+  caf::timespan peer_dead_after = std::chrono::seconds(2);
+  uint32_t circuit_failures = 1;
   caf::timespan circuit_probe_interval = std::chrono::seconds(10);
   size_t recent_ring = 512;        // messages a channel keeps for backfill without the database
   size_t dedup_cache = 256;        // recent acks a channel answers retries from

@@ -15,7 +15,15 @@ circuit_breaker::verdict peer_circuit::attempt(circuit_breaker::time_point now) 
   return v;
 }
 
-void peer_circuit::succeeded() {
+void peer_circuit::confirmed(circuit_breaker::time_point now, bool late) {
+  auto at = now.time_since_epoch().count();
+  // Confirmations of several channels race: the clock only moves forward.
+  auto seen = last_progress_.load(std::memory_order_relaxed);
+  while (seen < at && !last_progress_.compare_exchange_weak(seen, at, std::memory_order_release))
+    ;
+  slow_.store(late, std::memory_order_release);
+  if (late)
+    misses_.fetch_add(1, std::memory_order_relaxed);
   if (clean_.load(std::memory_order_acquire))
     return; // closed without failures: nothing to reset
   std::lock_guard<std::mutex> guard{mtx_};
@@ -23,9 +31,11 @@ void peer_circuit::succeeded() {
   publish();
 }
 
-void peer_circuit::failed(circuit_breaker::time_point now) {
+void peer_circuit::unanswered(circuit_breaker::time_point asked, circuit_breaker::time_point now) {
+  if (last_progress() > asked)
+    return; // it answered other deliveries since: busy, not dead
   std::lock_guard<std::mutex> guard{mtx_};
-  ++misses_;
+  ++failures_;
   breaker_.failed(now);
   publish();
 }
@@ -37,8 +47,8 @@ circuit_breaker::time_point peer_circuit::next_probe() {
 
 peer_circuit_row peer_circuit::row(const std::string& peer) {
   std::lock_guard<std::mutex> guard{mtx_};
-  return {peer, breaker_.current(), breaker_.consecutive_failures(), misses_, skipped_.load(),
-          probes_.load()};
+  return {peer,         breaker_.current(), breaker_.consecutive_failures(), misses_.load(),
+          failures_,    skipped_.load(),    probes_.load()};
 }
 
 void peer_circuit::publish() {

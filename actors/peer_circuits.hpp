@@ -17,7 +17,8 @@ struct peer_circuit_row {
   std::string peer;
   circuit_breaker::state state = circuit_breaker::state::closed;
   uint32_t consecutive_failures = 0;
-  uint64_t deadline_misses = 0; // deliveries not confirmed within the deadline
+  uint64_t deadline_misses = 0; // confirmations later than the deadline (a slow peer)
+  uint64_t failures = 0;        // confirmations that never came, with no progress at all
   uint64_t skipped = 0;         // deliveries not sent because the circuit was open
   uint64_t probes = 0;          // deliveries let through to test an open circuit
 };
@@ -34,11 +35,22 @@ public:
   /// Whether a delivery may go out at `now`.
   circuit_breaker::verdict attempt(circuit_breaker::time_point now);
 
-  /// A delivery was confirmed within its deadline.
-  void succeeded();
+  /// A delivery was confirmed at `now`; `late`: after the deadline. Any confirmation is
+  /// progress; the latest one's lateness says whether the peer is slow.
+  void confirmed(circuit_breaker::time_point now, bool late);
 
-  /// A delivery missed its deadline at `now`.
-  void failed(circuit_breaker::time_point now);
+  /// The peer's confirmations are late: it is busy, not dead.
+  bool slow() const { return slow_.load(std::memory_order_acquire); }
+
+  /// When the peer last confirmed anything to any channel of this node.
+  circuit_breaker::time_point last_progress() const {
+    return circuit_breaker::time_point{
+      circuit_breaker::duration{last_progress_.load(std::memory_order_acquire)}};
+  }
+
+  /// A confirmation asked at `asked` never came, and the peer confirmed nothing since: a
+  /// failure of the circuit (none if it made progress meanwhile: slow, not dead).
+  void unanswered(circuit_breaker::time_point asked, circuit_breaker::time_point now);
 
   /// When an open circuit lets its next probe through.
   circuit_breaker::time_point next_probe();
@@ -54,7 +66,10 @@ private:
   std::atomic<bool> clean_{true}; // closed with no failures since the last success
   std::mutex mtx_;
   circuit_breaker breaker_;
-  uint64_t misses_ = 0;
+  uint64_t failures_ = 0;
+  std::atomic<uint64_t> misses_{0};
+  std::atomic<bool> slow_{false};
+  std::atomic<circuit_breaker::duration::rep> last_progress_{0};
   std::atomic<uint64_t> skipped_{0};
   std::atomic<uint64_t> probes_{0};
 };

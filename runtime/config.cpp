@@ -205,10 +205,14 @@ po::options_description describe(node_config& c, const std::string& key) {
     ("fanout.overload-cursor-members", count("N", c.limits.overload_cursor_members),
      "overloaded: channels above this many members use cursors (100)")
     ("fanout.internode-deadline-ms", ms(c.limits.internode_deadline),
-     "unconfirmed delivery to a peer fails after (50; 0: no circuit)")
+     "a peer confirming slower than this is slow (50; 0: no circuit)")
+    ("fanout.peer-dead-ms", value("MS", [&](text v) {
+       auto n = to_uint(key, v, 1, std::numeric_limits<uint64_t>::max());
+       c.limits.peer_dead_after = std::chrono::milliseconds(n);
+     }), "a peer confirming nothing for this long fails (2000)")
     ("fanout.circuit-failures", value("N", [&](text v) {
        c.limits.circuit_failures = static_cast<uint32_t>(to_uint(key, v, 1, 1000000));
-     }), "consecutive failures that open a peer's circuit (5)")
+     }), "consecutive failures that open a peer's circuit (1)")
     ("fanout.circuit-probe-ms", value("MS", [&](text v) {
        auto n = to_uint(key, v, 1, std::numeric_limits<uint64_t>::max());
        c.limits.circuit_probe_interval = std::chrono::milliseconds(n);

@@ -59,9 +59,13 @@ void circuits(metric_list& out, server_context& ctx) {
          prometheus::MetricType::Gauge,
          [](const peer_circuit_row& r) { return static_cast<int>(r.state); });
   family("parley_internode_deadline_misses_total",
-         "Deliveries to each peer node not confirmed within fanout.internode-deadline-ms.",
+         "Confirmations from each peer node later than fanout.internode-deadline-ms (slow).",
          prometheus::MetricType::Counter,
          [](const peer_circuit_row& r) { return r.deadline_misses; });
+  family("parley_internode_peer_failures_total",
+         "Confirmations from each peer node that never came while it confirmed nothing for "
+         "fanout.peer-dead-ms (dead).",
+         prometheus::MetricType::Counter, [](const peer_circuit_row& r) { return r.failures; });
   family("parley_internode_deliveries_skipped_total",
          "Deliveries to each peer node not sent because its circuit was open.",
          prometheus::MetricType::Counter, [](const peer_circuit_row& r) { return r.skipped; });

@@ -104,25 +104,50 @@ TEST_CASE("a peer's shared circuit follows the breaker through its lock-free fas
   auto c = all.of("n2", 2, 10s);
   REQUIRE(all.of("n2", 9, 1s) == c); // one circuit per peer, configured on first use
   CHECK(c->attempt(t0) == verdict::send);
-  c->failed(t0);
+  c->unanswered(t0, t0 + 2s);
   CHECK(c->state() == state::closed);
-  c->succeeded(); // resets the count: two more failures are needed
-  c->failed(t0);
+  c->confirmed(t0 + 2s, false); // resets the count: two more failures are needed
+  c->unanswered(t0 + 3s, t0 + 5s);
   CHECK(c->state() == state::closed);
-  c->failed(t0);
+  c->unanswered(t0 + 3s, t0 + 5s);
   CHECK(c->state() == state::open);
   CHECK(all.state_of("n2") == state::open);
-  CHECK(c->attempt(t0 + 1s) == verdict::skip);
-  CHECK(c->attempt(t0 + 10s) == verdict::probe);
+  CHECK(c->attempt(t0 + 6s) == verdict::skip);
+  CHECK(c->attempt(t0 + 15s) == verdict::probe);
   CHECK(c->state() == state::half_open);
-  c->succeeded();
+  c->confirmed(t0 + 15s, false);
   CHECK(c->state() == state::closed);
-  CHECK(c->attempt(t0 + 11s) == verdict::send);
+  CHECK(c->attempt(t0 + 16s) == verdict::send);
   auto rows = all.snapshot();
   REQUIRE(rows.size() == 1);
   CHECK(rows[0].peer == "n2");
-  CHECK(rows[0].deadline_misses == 3);
+  CHECK(rows[0].failures == 3);
+  CHECK(rows[0].deadline_misses == 0);
   CHECK(rows[0].skipped == 1);
   CHECK(rows[0].probes == 1);
   CHECK(all.state_of("n3") == state::closed); // unknown peers read as closed
+}
+
+TEST_CASE("busy is not dead: a peer that confirms late is slow, and an unanswered confirmation "
+          "fails only if the peer confirmed nothing since it was asked",
+          "[actors][circuit]") {
+  peer_circuits all;
+  auto c = all.of("n2", 1, 10s);
+  CHECK_FALSE(c->slow());
+  c->confirmed(t0 + 1s, true); // late
+  CHECK(c->slow());
+  CHECK(c->last_progress() == t0 + 1s);
+  c->unanswered(t0 + 500ms, t0 + 3s); // asked before the last confirmation: busy, alive
+  CHECK(c->state() == state::closed);
+  c->confirmed(t0 + 2s, false); // in time again; progress never goes backwards
+  CHECK_FALSE(c->slow());
+  CHECK(c->last_progress() == t0 + 2s);
+  c->confirmed(t0 + 1500ms, false);
+  CHECK(c->last_progress() == t0 + 2s);
+  c->unanswered(t0 + 2s, t0 + 4s); // nothing since it was asked: dead
+  CHECK(c->state() == state::open);
+  auto rows = all.snapshot();
+  REQUIRE(rows.size() == 1);
+  CHECK(rows[0].deadline_misses == 1);
+  CHECK(rows[0].failures == 1);
 }

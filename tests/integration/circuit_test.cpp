@@ -1,7 +1,10 @@
 // The inter-node delivery circuit over real BASP (docs/architecture.md "Backpressure", layer 3): a
 // peer node frozen with SIGSTOP keeps its TCP connection but confirms nothing, like a stuck
-// process. The owner must open that peer's circuit after 5 missed deadlines, stop sending to
-// it, and close it again with a probe once the peer runs; the peer's clients catch up.
+// process. Busy is not dead: the owner keeps delivering until the peer has confirmed nothing
+// for fanout.peer-dead-ms, then opens that peer's circuit, stops sending to it, and closes it
+// again with a probe once the peer runs; the peer's clients catch up. The third node's client
+// keeps getting every message meanwhile (its delivery latency is printed, not asserted: speed
+// is for bench/).
 
 #include <catch2/catch.hpp>
 
@@ -71,56 +74,64 @@ struct frozen {
 
 } // namespace
 
-TEST_CASE("a frozen peer node gets its circuit opened after 5 missed deadlines, no deliveries "
-          "while open, and closed by a probe once it runs again",
+TEST_CASE("a frozen peer node gets its circuit opened once it confirmed nothing for "
+          "fanout.peer-dead-ms, no deliveries while open, and closed by a probe once it runs",
           "[integration][cluster][circuit]") {
   cluster_process cluster({"--rate.user-per-s=1000", "--rate.user-burst=1000",
-                           "--fanout.circuit-probe-ms=2000"},
-                          2);
-  auto channel = cluster.node(0).create_channel("W1", "circuit", {"U1", "U2", "U3"});
-  auto on0 = open_session(cluster.node(0), "U1");
-  auto on1 = open_session(cluster.node(1), "U2");
-  std::vector<session*> sessions{&on0, &on1};
+                           "--fanout.circuit-probe-ms=2000", "--fanout.peer-dead-ms=1000"});
+  auto channel = cluster.node(0).create_channel("W1", "circuit", {"U1", "U2", "U3", "U4"});
+  std::vector<session> sessions;
+  for (size_t i = 0; i < 3; ++i)
+    sessions.push_back(open_session(cluster.node(i), "U" + std::to_string(i + 1)));
 
-  // Warm-up: both nodes get the message; the owner is the node that acked it.
-  rest_send(cluster.node(0), channel, "U3", "warm");
-  for (auto* s : sessions)
-    expect_frame(s->ws, "message.new", 5s, channel);
-  size_t owner = cluster.metric(0, "parley_messages_acked_total") == 1 ? 0 : 1;
-  REQUIRE(cluster.metric(owner, "parley_messages_acked_total") == 1);
-  size_t peer = 1 - owner;
+  // Warm-up: every node gets the message; the owner is the node that acked it.
+  rest_send(cluster.node(0), channel, "U4", "warm");
+  for (auto& s : sessions)
+    expect_frame(s.ws, "message.new", 5s, channel);
+  size_t owner = 3;
+  for (size_t i = 0; i < 3; ++i)
+    if (cluster.metric(i, "parley_messages_acked_total") == 1)
+      owner = i;
+  REQUIRE(owner < 3);
+  size_t peer = (owner + 1) % 3, healthy = (owner + 2) % 3;
   auto peer_name = cluster_process::name(peer);
   auto& own = cluster.node(owner);
   auto circuit = [&] { return peer_metric(own, "parley_circuit_state", peer_name); };
-  auto misses = [&] {
-    return peer_metric(own, "parley_internode_deadline_misses_total", peer_name);
+  auto failures = [&] {
+    return peer_metric(own, "parley_internode_peer_failures_total", peer_name);
   };
   auto skipped = [&] {
     return peer_metric(own, "parley_internode_deliveries_skipped_total", peer_name);
   };
   CHECK(circuit() == 0);
-  CHECK(misses() == 0);
+  CHECK(failures() == 0);
 
-  // Freeze the peer: each delivery misses its 50 ms deadline; the fifth opens the circuit.
+  // Freeze the peer and keep sending every 50 ms: the circuit opens once the peer has
+  // confirmed nothing for 1 s; the healthy node's client gets every message meanwhile.
   uint64_t seq = 1;
+  std::vector<double> healthy_ms;
   auto started = clock_type::now();
   frozen stop{cluster.node(peer).pid()};
-  while (circuit() != 1 && seq < 30) {
-    auto before = misses();
-    rest_send(own, channel, "U3", "m" + std::to_string(++seq));
-    // One confirmation is out per channel and peer, at most one per 10 ms: a send right after
-    // one goes unconfirmed, so wait for this send's deadline and send again if it missed none.
-    eventually([&] { return misses() > before; }, 1s);
+  while (circuit() != 1 && clock_type::now() - started < 10s) {
+    auto sent_at = clock_type::now();
+    rest_send(own, channel, "U4", "m" + std::to_string(++seq));
+    auto f = expect_frame(sessions[healthy].ws, "message.new", 5s, channel);
+    CHECK(f.value("channel_seq", uint64_t{0}) == seq);
+    healthy_ms.push_back(std::chrono::duration<double, std::milli>(clock_type::now() - sent_at)
+                           .count());
+    std::this_thread::sleep_for(50ms);
   }
   auto opened_after = std::chrono::duration<double, std::milli>(clock_type::now() - started);
   INFO("messages sent while frozen: " << seq - 1);
   REQUIRE(circuit() == 1);
-  CHECK(misses() == 5);
-  CHECK(seq <= 12); // m2 ... : five that missed, a few that went unconfirmed
+  CHECK(failures() >= 1);
+  CHECK(skipped() == 0); // nothing was skipped before the circuit opened
+  CHECK(opened_after.count() >= 1000);
+  CHECK(opened_after.count() < 4000); // 1 s without progress, plus the confirmation's start and polling
 
   // Open: sends are acked at once and nothing goes to the frozen peer.
   for (int k = 0; k < 3; ++k)
-    rest_send(own, channel, "U3", "open" + std::to_string(k));
+    rest_send(own, channel, "U4", "open" + std::to_string(k));
   seq += 3;
   CHECK(skipped() >= 3);
 
@@ -130,12 +141,12 @@ TEST_CASE("a frozen peer node gets its circuit opened after 5 missed deadlines, 
   CHECK(eventually([&] { return circuit() == 0; }, 10s));
   auto closed_after = std::chrono::duration<double, std::milli>(clock_type::now() - thawed);
 
-  // Live deliveries resume. The peer's client got what was sent before the circuit opened,
-  // then a channel.cursor (the probe) or the gap of the next message.new, and backfills.
-  rest_send(own, channel, "U3", "after");
+  // Live deliveries resume. Every client got what was sent before the circuit opened, then a
+  // channel.cursor (the probe) or the gap of the next message.new, and backfills.
+  rest_send(own, channel, "U4", "after");
   ++seq;
-  for (auto* s : sessions) {
-    auto frames = s->ws.read_until(
+  for (auto& s : sessions) {
+    auto frames = s.ws.read_until(
       [&](const json& f) {
         return f.value("type", "") == "message.new" && f.value("channel_seq", uint64_t{0}) == seq;
       },
@@ -145,17 +156,21 @@ TEST_CASE("a frozen peer node gets its circuit opened after 5 missed deadlines, 
       if (f.value("type", "") == "message.new" && f.value("channel_id", "") == channel
           && f.value("channel_seq", uint64_t{0}) == last + 1)
         last = f.value("channel_seq", uint64_t{0});
-    s->ws.send_json({{"type", "backfill"}, {"channel_id", channel}, {"after_seq", last}});
-    auto page = expect_frame(s->ws, "message.backfill", 5s, channel);
+    s.ws.send_json({{"type", "backfill"}, {"channel_id", channel}, {"after_seq", last}});
+    auto page = expect_frame(s.ws, "message.backfill", 5s, channel);
     uint64_t top = last;
     for (auto& m : page["messages"])
       top = std::max(top, m.value("channel_seq", uint64_t{0}));
-    CHECK(top == seq); // nothing acked is missing for either client
+    CHECK(top == seq); // nothing acked is missing for any client
   }
-  auto history = own.history(channel, node_process::token("U3"));
+  auto history = own.history(channel, node_process::token("U4"));
   CHECK(history.size() == seq);
+  std::sort(healthy_ms.begin(), healthy_ms.end());
+  auto p99 = healthy_ms.empty() ? 0.0 : healthy_ms[(healthy_ms.size() * 99) / 100];
   std::cout << "circuit-test: peer " << peer_name << " frozen: circuit open after "
-            << opened_after.count() << " ms (" << misses() << " deadline misses), "
-            << skipped() << " deliveries skipped, closed " << closed_after.count()
-            << " ms after the peer resumed (probe every 2000 ms)" << std::endl;
+            << opened_after.count() << " ms (peer-dead 1000 ms), " << skipped()
+            << " deliveries skipped, closed " << closed_after.count()
+            << " ms after the peer resumed (probe every 2000 ms); the healthy node's client: "
+            << healthy_ms.size() << " messages while frozen, send-to-delivery p99 " << p99
+            << " ms" << std::endl;
 }
