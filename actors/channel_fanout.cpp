@@ -158,16 +158,26 @@ int64_t fanout_backlog(const node_counters& c) {
          + c.lane_backlog.load(std::memory_order_relaxed);
 }
 
-/// Read-time fan-out for channels above the large threshold, and under overload (the node's
-/// fan-out is backlogged) for every channel above the overload threshold: large channels
-/// degrade first, DMs and small channels keep real-time push (docs/architecture.md
-/// "Backpressure").
+/// The node is overloaded: too much fan-out waits, or what waits has waited too long (a count
+/// alone misses a few huge batches; a latency alone stays high after the backlog cleared).
+bool overloaded(const node_counters& c, const node_limits& lim) {
+  auto backlog = fanout_backlog(c);
+  if (backlog > static_cast<int64_t>(lim.overload_backlog))
+    return true;
+  return backlog > 0
+         && std::chrono::nanoseconds(c.lane_delay_ns.load(std::memory_order_relaxed))
+              > lim.overload_delay;
+}
+
+/// Read-time fan-out for channels above the large threshold, and under overload for every
+/// channel above the overload threshold: large channels degrade first, DMs and small channels
+/// keep real-time push (docs/architecture.md "Backpressure").
 bool read_time_fanout(const channel_state& st) {
   auto& lim = st.deps->env.limits;
   if (st.members.size() > lim.large_channel_members)
     return true;
   return st.members.size() > lim.overload_cursor_members
-         && fanout_backlog(*st.deps->env.counters) > static_cast<int64_t>(lim.overload_backlog);
+         && overloaded(*st.deps->env.counters, lim);
 }
 
 void send_cursor(channel_self self) {

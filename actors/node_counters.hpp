@@ -16,6 +16,7 @@ struct node_counters {
   // Fan-out batches handed to the Asio lanes and not yet pushed to their sockets (with io
   // lanes the gateway rarely queues: a saturated node shows here).
   std::atomic<int64_t> lane_backlog{0};
+  std::atomic<int64_t> lane_delay_ns{0}; // how long the latest of those batches waited for its lane
   std::atomic<uint64_t> cursor_fanouts{0}; // acked messages announced by channel.cursor, not pushed
   std::atomic<uint64_t> redis_errors{0};   // failed Redis connects and batches (mirror)
   std::atomic<uint64_t> kafka_errors{0};   // failed deliveries, log reads, broker errors

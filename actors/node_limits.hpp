@@ -27,6 +27,8 @@ struct node_limits {
   // subscriptions").
   size_t presence_subscribe_max = 500;
   size_t overload_backlog = 5000;          // messages waiting for fan-out (gateway + lanes)
+  // ... or fan-out waiting at all and the latest batch waited longer than this for its lane.
+  caf::timespan overload_delay = std::chrono::milliseconds(500);
   size_t overload_cursor_members = 100;    // under overload, channels above this go to cursor mode
   caf::timespan cursor_interval = std::chrono::milliseconds(250);
   // Inter-node deliveries (docs/architecture.md "Backpressure", layer 3). Busy is not dead: a

@@ -202,6 +202,10 @@ po::options_description describe(node_config& c, const std::string& key) {
      "above this many members: cursor mode (50000)")
     ("fanout.overload-backlog", count("N", c.limits.overload_backlog),
      "fan-out backlog above which the node is overloaded (5000)")
+    ("fanout.overload-delay-ms", value("MS", [&](text v) {
+       auto n = to_uint(key, v, 1, std::numeric_limits<uint64_t>::max());
+       c.limits.overload_delay = std::chrono::milliseconds(n);
+     }), "fan-out waiting longer than this: overloaded (500)")
     ("fanout.overload-cursor-members", count("N", c.limits.overload_cursor_members),
      "overloaded: channels above this many members use cursors (100)")
     ("fanout.internode-deadline-ms", ms(c.limits.internode_deadline),

@@ -4,12 +4,14 @@
 #include <boost/asio/post.hpp>
 #include <boost/asio/query.hpp>
 
+#include "actors/actor_metrics.hpp"
+
 namespace parley {
 
 namespace net = boost::asio;
 
-io_lane::io_lane(std::atomic<int64_t>* backlog)
-  : ioc_(1), backlog_(backlog), work_(net::make_work_guard(ioc_)) {
+io_lane::io_lane(std::atomic<int64_t>* backlog, std::atomic<int64_t>* delay)
+  : ioc_(1), backlog_(backlog), delay_(delay), work_(net::make_work_guard(ioc_)) {
 }
 
 void io_lane::run() {
@@ -25,8 +27,11 @@ void io_lane::push_message(std::vector<sink_ptr> sinks, frame_ptr frame, channel
                            uint64_t seq, int64_t acked_ns) {
   if (backlog_)
     backlog_->fetch_add(1, std::memory_order_relaxed);
+  auto posted = delay_ ? steady_ns() : 0;
   net::post(ioc_, [this, sinks = std::move(sinks), frame = std::move(frame), channel, seq,
-                   acked_ns] {
+                   acked_ns, posted] {
+    if (delay_) // overload as latency: how long this fan-out waited (actors/channel_fanout.cpp)
+      delay_->store(steady_ns() - posted, std::memory_order_relaxed);
     for (auto& s : sinks)
       static_cast<lane_bound_sink&>(*s).push_message_here(frame, channel, seq, acked_ns);
     if (backlog_)
@@ -34,9 +39,9 @@ void io_lane::push_message(std::vector<sink_ptr> sinks, frame_ptr frame, channel
   });
 }
 
-io_lanes::io_lanes(size_t count, std::atomic<int64_t>* backlog) {
+io_lanes::io_lanes(size_t count, std::atomic<int64_t>* backlog, std::atomic<int64_t>* delay) {
   for (size_t i = 0; i < std::max<size_t>(1, count); ++i)
-    lanes_.push_back(std::make_unique<io_lane>(backlog));
+    lanes_.push_back(std::make_unique<io_lane>(backlog, delay));
 }
 
 io_lanes::~io_lanes() {

@@ -27,8 +27,10 @@ public:
 /// connections with one post (actors/outbound_sink.hpp, fanout_lane).
 class io_lane : public fanout_lane {
 public:
-  /// `backlog` (optional) counts batches handed to the lane and not yet pushed.
-  explicit io_lane(std::atomic<int64_t>* backlog = nullptr);
+  /// `backlog` (optional) counts batches handed to the lane and not yet pushed; `delay`
+  /// (optional) is how long the latest batch waited for the lane, in ns.
+  explicit io_lane(std::atomic<int64_t>* backlog = nullptr,
+                   std::atomic<int64_t>* delay = nullptr);
 
   boost::asio::io_context& context() { return ioc_; }
 
@@ -43,13 +45,15 @@ public:
 private:
   boost::asio::io_context ioc_;
   std::atomic<int64_t>* backlog_;
+  std::atomic<int64_t>* delay_;
   std::optional<boost::asio::executor_work_guard<boost::asio::io_context::executor_type>> work_;
 };
 
 /// The node's Asio lanes (`io-threads` of them) and their threads.
 class io_lanes {
 public:
-  io_lanes(size_t count, std::atomic<int64_t>* backlog = nullptr);
+  io_lanes(size_t count, std::atomic<int64_t>* backlog = nullptr,
+           std::atomic<int64_t>* delay = nullptr);
   ~io_lanes();
 
   io_lanes(const io_lanes&) = delete;

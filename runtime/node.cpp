@@ -161,7 +161,8 @@ struct node::impl {
     server->tls = std::move(tls);
     auto address = net::ip::make_address(cfg.http_host);
     try {
-      lanes = std::make_unique<io_lanes>(cfg.io_threads, &env.counters->lane_backlog);
+      lanes = std::make_unique<io_lanes>(cfg.io_threads, &env.counters->lane_backlog,
+                                         &env.counters->lane_delay_ns);
       server->lanes = lanes.get();
       http = std::make_shared<listener>(*lanes, net::ip::tcp::endpoint{address, cfg.http_port},
                                         *server);

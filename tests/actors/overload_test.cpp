@@ -54,4 +54,24 @@ TEST_CASE("under overload large channels switch to cursor mode while DMs keep re
     REQUIRE(pages.size() == 1);
     CHECK(pages[0]["messages"].size() == 1);
   }
+
+  SECTION("with fan-out waiting longer than fanout.overload-delay-ms the big channel degrades "
+          "too, and not once nothing waits any more") {
+    f.node.env.counters->lane_backlog = 1; // one batch waits for its lane ...
+    f.node.env.counters->lane_delay_ns = std::chrono::nanoseconds(limits.overload_delay).count() + 1;
+    f.inject(a, test::send_frame(big, "hello big", "m1"));
+    f.inject(a, test::send_frame(dm, "hello dm", "m2"));
+    f.run();
+    f.advance(std::chrono::milliseconds(300));
+    auto got = b.sink->take_new();
+    REQUIRE(filter(got, "message.new").size() == 1);
+    CHECK(filter(got, "message.new")[0]["channel_id"] == dm.str());
+    CHECK(filter(got, "channel.cursor").size() == 1);
+    f.node.env.counters->lane_backlog = 0; // ... and then nothing does: push again
+    f.inject(a, test::send_frame(big, "hello again", "m3"));
+    f.run();
+    got = b.sink->take_new();
+    REQUIRE(filter(got, "message.new").size() == 1);
+    CHECK(filter(got, "message.new")[0]["channel_id"] == big.str());
+  }
 }

@@ -78,7 +78,7 @@ const std::vector<std::string> all_keys = {
   "outbound-queue", "http.header-timeout-ms", "hello-timeout-ms", "idle-timeout-ms", "data-dir",
   "storage", "storage.sync", "storage.readers", "storage.shard.*", "storage.shard-override.*",
   "node.*", "channel-idle-ms", "rate.user-per-s", "rate.user-burst", "rate.workspace-per-s",
-  "rate.workspace-burst", "fanout.large-channel", "fanout.overload-backlog",
+  "rate.workspace-burst", "fanout.large-channel", "fanout.overload-backlog", "fanout.overload-delay-ms",
   "fanout.overload-cursor-members", "fanout.internode-deadline-ms", "fanout.peer-dead-ms",
   "fanout.circuit-failures",
   "fanout.circuit-probe-ms", "presence.coalesce-members", "presence.push-max-members",
