@@ -43,6 +43,9 @@ using deliver_atom = caf::atom_constant<caf::atom("deliver")>;
 using joined_atom = caf::atom_constant<caf::atom("joined")>;
 using left_atom = caf::atom_constant<caf::atom("left")>;
 using rehome_atom = caf::atom_constant<caf::atom("rehome")>;
+using watch_atom = caf::atom_constant<caf::atom("watch")>;       // presence.subscribe
+using unwatch_atom = caf::atom_constant<caf::atom("unwatch")>;   // presence.unsubscribe
+using watched_atom = caf::atom_constant<caf::atom("watched")>;   // a watched user's transition
 
 // presence
 using wire_atom = caf::atom_constant<caf::atom("wire")>;         // spawn-time wiring
@@ -50,6 +53,10 @@ using connect_atom = caf::atom_constant<caf::atom("connect")>;
 using disconn_atom = caf::atom_constant<caf::atom("disconn")>;
 using status_atom = caf::atom_constant<caf::atom("status")>;     // presence.set
 using away_atom = caf::atom_constant<caf::atom("away")>; // a user's stamped away flag (gateway too)
+// presence as a user's home (through the home node's gateway when remote)
+using report_atom = caf::atom_constant<caf::atom("report")>;       // one node's word on a user
+using subscribe_atom = caf::atom_constant<caf::atom("subscribe")>; // a gateway watches users
+using unsub_atom = caf::atom_constant<caf::atom("unsub")>;         // ... no longer
 
 // cluster
 using hello_atom = caf::atom_constant<caf::atom("hello")>;

@@ -9,15 +9,9 @@ namespace parley {
 
 namespace {
 
-presence_status status_of(const channel_presence::member& m) {
-  if (m.gateways.empty())
-    return presence_status::offline;
-  return m.away ? presence_status::away : presence_status::online;
-}
-
 presence_status status_of(const channel_presence& p, user_id user) {
   auto i = p.online.find(user);
-  return i == p.online.end() ? presence_status::offline : status_of(i->second);
+  return i == p.online.end() ? presence_status::offline : i->second.status();
 }
 
 void publish(channel_self self, user_id user, presence_status status) {
@@ -61,30 +55,27 @@ void set_member_status(channel_self self, const principal& who, const gateway_ac
   auto& p = st.presence;
   auto before = status_of(p, who.user);
   auto i = p.online.find(who.user);
-  if (status == presence_status::offline) {
-    if (i == p.online.end())
+  if (i == p.online.end()) {
+    if (status == presence_status::offline)
       return;
-    auto& gws = i->second.gateways;
-    if (auto g = std::find(gws.begin(), gws.end(), gw); g != gws.end()) {
-      gws.erase(g);
-      release_gateway(p, gw);
-    }
-    if (gws.empty())
-      p.online.erase(i); // offline everywhere: a later connection starts online
-  } else {
-    auto& m = i == p.online.end() ? p.online[who.user] : i->second;
-    if (std::find(m.gateways.begin(), m.gateways.end(), gw) == m.gateways.end()) {
-      m.gateways.push_back(gw);
+    i = p.online.emplace(who.user, user_presence{}).first;
+  }
+  auto& member = i->second;
+  switch (member.apply(gw, status, stamp)) {
+    case user_presence::gateway_change::added:
       if (p.gateways[gw]++ == 0)
         self->monitor(gw); // a node that goes down takes its online users with it
-    }
-    if (stamp > m.away_stamp) {
-      m.away = status == presence_status::away;
-      m.away_stamp = stamp;
-    } else if (stamp < m.away_stamp) {
-      self->send(gw, away_atom::value, who, m.away, m.away_stamp);
-    }
+      break;
+    case user_presence::gateway_change::removed:
+      release_gateway(p, gw);
+      break;
+    case user_presence::gateway_change::none:
+      break;
   }
+  if (status != presence_status::offline && member.newer_than(stamp))
+    self->send(gw, away_atom::value, who, member.away, member.away_stamp);
+  if (member.gateways.empty())
+    p.online.erase(i); // offline everywhere: a later connection starts online
   update_gauge(st);
   auto after = status_of(p, who.user);
   if (before != after)
@@ -116,7 +107,7 @@ void drop_gateway(channel_self self, const caf::actor_addr& gateway) {
 std::vector<presence_entry> present_members(const channel_state& st) {
   std::vector<presence_entry> result;
   for (auto& [user, m] : st.presence.online) {
-    auto s = status_of(m);
+    auto s = m.status();
     if (s != presence_status::offline)
       result.push_back(presence_entry{user, s});
   }

@@ -5,6 +5,7 @@
 #include <vector>
 
 #include "actors/channel_fanout.hpp"
+#include "actors/user_presence.hpp"
 
 namespace parley {
 
@@ -13,13 +14,8 @@ namespace parley {
 /// connections is on: a member is online while connected on any node, away when its latest
 /// presence.set (on any node) said away, offline when no node has it. Owned by the channel state.
 struct channel_presence {
-  struct member {
-    std::vector<gateway_actor> gateways; // the nodes where the user is connected
-    bool away = false;
-    uint64_t away_stamp = 0; // when `away` was set (the newest stamp wins); 0: never set
-  };
   /// The connected members, by user.
-  std::unordered_map<user_id, member> online;
+  std::unordered_map<user_id, user_presence> online;
   /// gateway -> how many users are online there; the fan-out goes to these gateways.
   std::map<gateway_actor, size_t> gateways;
   /// Coalesced updates of big channels, flushed once per second.

@@ -38,16 +38,16 @@ void retry_later(cluster_self self, size_t i) {
   l.backoff = std::min<caf::timespan>(l.backoff * 2, max_backoff);
 }
 
-/// Marks link i up with the peer's cluster actor and gateway.
+/// Marks link i up with the peer's cluster actor, gateway and presence.
 void link_up(cluster_self self, size_t i, const cluster_actor& remote,
-             const gateway_actor& gateway) {
+             const gateway_actor& gateway, const presence_actor& presence) {
   auto& l = self->state.links[i];
   l.connecting = false;
   l.remote = remote;
   l.up = true;
   l.backoff = std::chrono::milliseconds(250);
   self->monitor(remote);
-  self->state.deps.nodes->set_peer(placement::peer{l.member.name, remote, gateway});
+  self->state.deps.nodes->set_peer(placement::peer{l.member.name, remote, gateway, presence});
   membership_changed(self, true);
 }
 
@@ -62,9 +62,10 @@ bool dials(cluster_self self, size_t i) {
 void greet(cluster_self self, size_t i, cluster_actor remote) {
   auto& st = self->state;
   self->request(remote, connect_timeout, hello_atom::value, st.deps.nodes->self(),
-                st.deps.gateway)
+                st.deps.gateway, st.deps.presence)
     .then(
-      [=](const std::string& name, const gateway_actor& gateway) {
+      [=](const std::string& name, const gateway_actor& gateway,
+          const presence_actor& presence) {
         auto& l = self->state.links[i];
         l.connecting = false;
         if (name != l.member.name) {
@@ -75,7 +76,7 @@ void greet(cluster_self self, size_t i, cluster_actor remote) {
           retry_later(self, i);
           return;
         }
-        link_up(self, i, remote, gateway);
+        link_up(self, i, remote, gateway, presence);
       },
       [=](caf::error&) { retry_later(self, i); });
 }
@@ -128,8 +129,9 @@ cluster_actor::behavior_type cluster(cluster_self self, cluster_deps deps,
   for (size_t i = 0; i < st.links.size(); ++i)
     connect(self, i);
   return {
-    [=](hello_atom, const std::string& name,
-        const gateway_actor& gateway) -> caf::result<std::string, gateway_actor> {
+    [=](hello_atom, const std::string& name, const gateway_actor& gateway,
+        const presence_actor& presence)
+      -> caf::result<std::string, gateway_actor, presence_actor> {
       auto peer_cluster = caf::actor_cast<cluster_actor>(self->current_sender());
       // A peer (re)started: connect back now instead of waiting for the backoff. A side that
       // does not dial adopts the dialler's link instead; a new cluster actor means the peer
@@ -141,13 +143,13 @@ cluster_actor::behavior_type cluster(cluster_self self, cluster_deps deps,
           continue;
         if (!dials(self, i)) {
           if (peer_cluster && (!l.up || l.remote != peer_cluster))
-            link_up(self, i, peer_cluster, gateway);
+            link_up(self, i, peer_cluster, gateway, presence);
         } else if (!l.up) {
           l.backoff = std::chrono::milliseconds(250);
           connect(self, i);
         }
       }
-      return {st.deps.nodes->self(), st.deps.gateway};
+      return {st.deps.nodes->self(), st.deps.gateway, st.deps.presence};
     },
     [=](locate_atom, channel_id ch) -> caf::result<channel_actor> {
       auto& st = self->state;

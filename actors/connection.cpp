@@ -174,6 +174,49 @@ void on_presence_get(connection_self self, const presence_get_frame& f) {
     who_atom::value, st.who);
 }
 
+/// presence.subscribe / presence.unsubscribe (docs/protocol.md "Presence subscriptions"):
+/// the connection keeps the bound, its gateway the subscriptions.
+void on_presence_watch(connection_self self, const presence_watch_frame& f) {
+  auto& st = self->state;
+  auto& watching = st.watching;
+  if (!f.subscribe) {
+    std::vector<user_id> removed;
+    std::set_intersection(f.users.begin(), f.users.end(), watching.begin(), watching.end(),
+                          std::back_inserter(removed));
+    if (removed.empty())
+      return;
+    std::vector<user_id> kept;
+    std::set_difference(watching.begin(), watching.end(), removed.begin(), removed.end(),
+                        std::back_inserter(kept));
+    watching = std::move(kept);
+    self->send(st.deps->gateway, unwatch_atom::value, st.id, st.who.workspace, removed);
+    return;
+  }
+  std::vector<user_id> merged;
+  std::set_union(watching.begin(), watching.end(), f.users.begin(), f.users.end(),
+                 std::back_inserter(merged));
+  auto max = st.deps->env.limits.presence_subscribe_max;
+  if (merged.size() > max) {
+    push_error(self, error_code::bad_request,
+               "at most " + std::to_string(max) + " presence subscriptions per connection");
+    return;
+  }
+  watching = std::move(merged);
+  self->request(st.deps->gateway, st.deps->env.limits.request_timeout, watch_atom::value, st.id,
+                st.who.workspace, f.users)
+    .then(
+      [=](const std::vector<presence_entry>& now) {
+        std::vector<std::pair<user_id, presence_status>> users;
+        for (auto& e : now)
+          users.emplace_back(e.user, e.status);
+        push(self, encode_presence_users(users));
+      },
+      [=](const caf::error& err) {
+        auto e = to_client_error(err);
+        push_error(self, e.code, std::move(e.message));
+      });
+}
+
 /// hello_ack goes first, then one backfill page per channel that is behind, then live frames
 /// (the sink held them): docs/protocol.md "Rules", hello.
 void finish_hello(connection_self self, const hello_frame& hello,
@@ -285,6 +328,8 @@ void handle_frame(connection_self self, const std::string& text) {
     self->send(st.deps->presence, status_atom::value, st.who, ps->status);
   else if (auto pg = std::get_if<presence_get_frame>(&frame))
     on_presence_get(self, *pg);
+  else if (auto pw = std::get_if<presence_watch_frame>(&frame))
+    on_presence_watch(self, *pw);
 }
 
 void schedule_idle_check(connection_self self, caf::timespan after) {

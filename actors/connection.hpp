@@ -61,6 +61,7 @@ struct connection_state {
   std::vector<outstanding_send> sends;
   uint64_t next_send_token = 0;
   bool send_deadline_scheduled = false;
+  std::vector<user_id> watching; // presence.subscribe, ascending (the gateway routes them)
   actor_slot slot; // live-actor gauge and /v1/admin/actors entry
 };
 

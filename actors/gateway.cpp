@@ -5,6 +5,7 @@
 
 
 #include "actors/errors.hpp"
+#include "actors/gateway_watch.hpp"
 
 namespace parley {
 
@@ -74,11 +75,12 @@ std::string user_key(const principal& who) {
   return who.workspace.str() + ':' + who.user.str();
 }
 
-gateway_actor::behavior_type gateway(gateway_actor::stateful_pointer<gateway_state> self,
-                                     node_env env, storage_actor store, presence_actor presence) {
+gateway_actor::behavior_type gateway(gateway_self self, node_env env, storage_actor store,
+                                     presence_actor presence, std::shared_ptr<placement> nodes) {
   self->state.env = std::move(env);
   self->state.store = std::move(store);
   self->state.presence = std::move(presence);
+  self->state.nodes = std::move(nodes);
   self->state.slot =
     actor_slot(self->state.env.metrics, actor_kind::gateway, self->id(), "gateway");
   return {
@@ -120,6 +122,7 @@ gateway_actor::behavior_type gateway(gateway_actor::stateful_pointer<gateway_sta
         return;
       for (auto ch : i->second.channels)
         unroute(st, conn, ch);
+      unwatch(self, conn, i->second.who.workspace, std::vector<user_id>(i->second.watching));
       auto key = user_key(i->second.who);
       erase_value(st.by_user[key], conn);
       if (st.by_user[key].empty())
@@ -140,6 +143,23 @@ gateway_actor::behavior_type gateway(gateway_actor::stateful_pointer<gateway_sta
     [=](away_atom a, const principal& who, bool away, uint64_t stamp) {
       auto probe = metrics_probe(self);
       self->send(self->state.presence, a, who, away, stamp);
+    },
+    [=](watch_atom, uint64_t conn, workspace_id ws,
+        const std::vector<user_id>& users) -> caf::result<std::vector<presence_entry>> {
+      auto probe = metrics_probe(self);
+      return watch(self, conn, ws, users);
+    },
+    [=](unwatch_atom, uint64_t conn, workspace_id ws, const std::vector<user_id>& users) {
+      auto probe = metrics_probe(self);
+      unwatch(self, conn, ws, users);
+    },
+    [=](watched_atom, const principal& who, presence_status status) {
+      auto probe = metrics_probe(self);
+      on_watched(self, who, status);
+    },
+    [=](rehome_atom) {
+      auto probe = metrics_probe(self);
+      resubscribe_all(self);
     },
     [=](joined_atom, channel_id ch, workspace_id ws, const std::vector<user_id>& users,
         uint64_t latest) {

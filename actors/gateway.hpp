@@ -11,6 +11,7 @@
 #include "actors/interfaces.hpp"
 #include "actors/node_env.hpp"
 #include "actors/outbound_sink.hpp"
+#include "actors/placement.hpp"
 
 namespace parley {
 
@@ -24,14 +25,25 @@ struct gateway_state {
     principal who;
     sink_ptr sink;
     std::vector<channel_id> channels;
+    std::vector<user_id> watching; // presence.subscribe, in its workspace
+  };
+
+  /// A user some local connection watches (docs/protocol.md "Presence subscriptions").
+  struct watched_user {
+    principal who;
+    std::vector<uint64_t> conns;                        // the local connections watching it
+    presence_status status = presence_status::offline; // as last heard from its home
+    bool subscribed = false;                            // its home confirmed this gateway
   };
 
   node_env env;
   storage_actor store;
   presence_actor presence;
+  std::shared_ptr<placement> nodes; // the users' presence homes
   std::unordered_map<uint64_t, connection_entry> connections;
   std::unordered_map<std::string, std::vector<uint64_t>> by_user; // "W:U" -> connections
   std::unordered_map<channel_id, std::vector<uint64_t>> routes;   // channel -> connections
+  std::unordered_map<std::string, watched_user> watched;          // "W:U" -> watchers here
   uint64_t deliveries = 0; // deliveries received from channel actors
   uint64_t pushes = 0;     // frames pushed to local connections
   actor_slot slot;         // live-actor gauge and /v1/admin/actors entry
@@ -39,7 +51,8 @@ struct gateway_state {
 
 /// The behaviour of the node gateway (interface: gateway_actor).
 gateway_actor::behavior_type gateway(gateway_actor::stateful_pointer<gateway_state> self,
-                                     node_env env, storage_actor store, presence_actor presence);
+                                     node_env env, storage_actor store, presence_actor presence,
+                                     std::shared_ptr<placement> nodes);
 
 /// "W<w>:U<u>": the key of a user across workspaces.
 std::string user_key(const principal& who);

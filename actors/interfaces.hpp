@@ -51,7 +51,16 @@ using gateway_actor = caf::typed_actor<
   // A channel (re)activated somewhere: tell it who is online here.
   caf::reacts_to<rehome_atom, channel_id>,
   // A user's away flag as of a stamp, set on another node or newer in a channel: for presence.
-  caf::reacts_to<away_atom, principal, bool, uint64_t>>;
+  caf::reacts_to<away_atom, principal, bool, uint64_t>,
+  // presence.subscribe of a local connection to users of its workspace: answers their
+  // statuses now; presence.unsubscribe.
+  caf::replies_to<watch_atom, uint64_t, workspace_id, std::vector<user_id>>::with<
+    std::vector<presence_entry>>,
+  caf::reacts_to<unwatch_atom, uint64_t, workspace_id, std::vector<user_id>>,
+  // A watched user's transition, from its home presence: presence.update to the watchers here.
+  caf::reacts_to<watched_atom, principal, presence_status>,
+  // The cluster changed: subscribe the watched users at their (new) homes.
+  caf::reacts_to<rehome_atom>>;
 
 /// A validated `message.send` (WebSocket or REST) on its way to the channel actor.
 struct send_request {
@@ -122,7 +131,15 @@ using presence_actor = caf::typed_actor<
   caf::reacts_to<joined_atom, principal, channel_id>,
   caf::reacts_to<left_atom, principal, channel_id>,
   // The cluster changed: re-attach everyone; a channel re-activated: re-attach its users.
-  caf::reacts_to<rehome_atom>, caf::reacts_to<rehome_atom, channel_id>>;
+  caf::reacts_to<rehome_atom>, caf::reacts_to<rehome_atom, channel_id>,
+  // As the home of the users hashed to this node: one node's word on a user (as attach);
+  // a gateway subscribes to users (answers their statuses now) or unsubscribes.
+  caf::reacts_to<report_atom, principal, gateway_actor, presence_status, uint64_t>,
+  caf::replies_to<subscribe_atom, workspace_id, std::vector<user_id>, gateway_actor>::with<
+    std::vector<presence_entry>>,
+  caf::reacts_to<unsub_atom, workspace_id, std::vector<user_id>, gateway_actor>,
+  // INTERNAL: a user's coalesced transition is due.
+  caf::reacts_to<coalesce_atom, principal>>;
 
 /// One per node (detached): makes seqs durable in one transaction per batch and shard.
 using group_commit_actor = caf::typed_actor<
@@ -159,9 +176,10 @@ using storage_actor = caf::typed_actor<
 
 /// One per node of a cluster: BASP links to the peers, node-down detection, owner lookup.
 using cluster_actor = caf::typed_actor<
-  // A peer introduces itself (the sender is its cluster actor); answers this node's name
-  // and gateway.
-  caf::replies_to<hello_atom, std::string, gateway_actor>::with<std::string, gateway_actor>,
+  // A peer introduces itself (the sender is its cluster actor) with its gateway and presence;
+  // answers this node's.
+  caf::replies_to<hello_atom, std::string, gateway_actor, presence_actor>::with<
+    std::string, gateway_actor, presence_actor>,
   // The local channel actor, if this node owns the channel.
   caf::replies_to<locate_atom, channel_id>::with<channel_actor>,
   // INTERNAL: reconnect link i after its backoff.

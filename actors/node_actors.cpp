@@ -71,7 +71,7 @@ node_actors spawn_node_actors(caf::actor_system& sys, node_env env, node_storage
   // gateway by message, before any connection exists.
   node.presence = sys.spawn(
     presence, presence_deps{node.env, node.channels, node.nodes, storage.mirror, storage.exporter});
-  node.gateway = sys.spawn(gateway, node.env, node.store, node.presence);
+  node.gateway = sys.spawn(gateway, node.env, node.store, node.presence, node.nodes);
   caf::anon_send(node.presence, wire_atom::value, node.gateway);
   node.for_connections = std::make_shared<const connection_deps>(
     connection_deps{node.env, node.gateway, node.presence, node.channels});

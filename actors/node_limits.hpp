@@ -23,6 +23,9 @@ struct node_limits {
   // Above: no presence.update push at all (members pull with presence.get). Pushing every
   // transition to every online member costs O(N^2) frames while N members connect.
   size_t presence_push_members = 1000;
+  // presence.subscribe: users one connection may watch (docs/protocol.md "Presence
+  // subscriptions").
+  size_t presence_subscribe_max = 500;
   size_t overload_backlog = 5000;          // messages waiting for fan-out (gateway + lanes)
   size_t overload_cursor_members = 100;    // under overload, channels above this go to cursor mode
   caf::timespan cursor_interval = std::chrono::milliseconds(250);

@@ -10,6 +10,18 @@ std::string placement::owner(channel_id channel) {
   return rendezvous_owner(channel, live());
 }
 
+std::string placement::home_of(const std::string& user_key) {
+  return rendezvous_owner(std::string_view(user_key), live());
+}
+
+presence_actor placement::presence_of(const std::string& name) {
+  std::lock_guard<std::mutex> guard{mtx_};
+  for (auto& p : peers_)
+    if (p.name == name)
+      return p.presence;
+  return {};
+}
+
 cluster_actor placement::node_of(const std::string& name) {
   std::lock_guard<std::mutex> guard{mtx_};
   for (auto& p : peers_)

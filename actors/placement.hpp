@@ -16,7 +16,8 @@ public:
   struct peer {
     std::string name;
     cluster_actor node;    // the peer's cluster actor
-    gateway_actor gateway; // the peer's node gateway
+    gateway_actor gateway;   // the peer's node gateway
+    presence_actor presence; // the peer's presence (the home of some users)
   };
 
   explicit placement(std::string self = "local") : self_(std::move(self)) {}
@@ -28,6 +29,13 @@ public:
 
   /// The owner node of a channel among the live nodes (this node included).
   std::string owner(channel_id channel);
+
+  /// The home node of a user's presence ("W1:U7", docs/architecture.md "Presence"), the same
+  /// hashing over the live nodes.
+  std::string home_of(const std::string& user_key);
+
+  /// The presence actor of a live peer, null if it is not live (or is this node).
+  presence_actor presence_of(const std::string& name);
 
   /// The cluster actor of a live peer, null if it is not live.
   cluster_actor node_of(const std::string& name);

@@ -7,12 +7,11 @@
 #include "actors/errors.hpp"
 #include "protocol/clock.hpp"
 #include "actors/gateway.hpp"
+#include "actors/presence_home.hpp"
 
 namespace parley {
 
 namespace {
-
-using presence_self = presence_actor::stateful_pointer<presence_state>;
 
 presence_status status_of(const presence_state::user_entry& e) {
   if (e.connections.empty())
@@ -56,6 +55,17 @@ uint64_t next_stamp(presence_state& st) {
   return st.last_stamp;
 }
 
+/// Tells the user's presence home (this node or a peer, placement::home_of) this node's word
+/// on it, as tell() does for a channel.
+void report_home(presence_self self, const presence_state::user_entry& e) {
+  auto& st = self->state;
+  auto home = st.deps.nodes->home_of(user_key(e.who));
+  if (home == st.deps.nodes->self())
+    home_report(self, e.who, st.gateway, status_of(e), e.away_stamp);
+  else if (auto peer = st.deps.nodes->presence_of(home))
+    self->send(peer, report_atom::value, e.who, st.gateway, status_of(e), e.away_stamp);
+}
+
 /// The entry of a user connected here, null if it has none.
 presence_state::user_entry* find_user(presence_self self, const principal& who) {
   auto i = self->state.users.find(user_key(who));
@@ -84,6 +94,7 @@ presence_actor::behavior_type presence(presence_self self, presence_deps deps) {
       if (was_offline) {
         ++st.transitions;
         st.deps.env.metrics->presence_transitions->Increment();
+        report_home(self, e);
       }
       publish(self, e, was_offline);
       if (channels.empty())
@@ -127,6 +138,7 @@ presence_actor::behavior_type presence(presence_self self, presence_deps deps) {
       i->second.connections.erase(conn);
       if (i->second.connections.empty()) {
         tell_all(self, i->second);
+        report_home(self, i->second);
         publish(self, i->second, true);
         st.users.erase(i);
       }
@@ -148,6 +160,7 @@ presence_actor::behavior_type presence(presence_self self, presence_deps deps) {
       }
       for (auto ch : e->channels)
         tell(self, ch, *e);
+      report_home(self, *e);
       // The user's other nodes keep the flag too, for their own re-attaches.
       for (auto& gw : st.deps.nodes->peer_gateways())
         self->send(gw, away_atom::value, who, e->away, e->away_stamp);
@@ -173,17 +186,41 @@ presence_actor::behavior_type presence(presence_self self, presence_deps deps) {
     },
     [=](rehome_atom) {
       auto probe = metrics_probe(self);
-      // Cluster membership changed: channels may have new owners that do not know who is
-      // online here yet. Attaching is idempotent for owners that already know.
-      for (auto& [key, e] : self->state.users)
+      // Cluster membership changed: channels and users may have new owners and homes that
+      // do not know who is online here yet. Attaching and reporting are idempotent.
+      home_sweep(self);
+      for (auto& [key, e] : self->state.users) {
         for (auto ch : e.channels)
           tell(self, ch, e);
+        report_home(self, e);
+      }
+      // Watched users may have new homes too.
+      self->send(self->state.gateway, rehome_atom::value);
     },
     [=](rehome_atom, channel_id ch) {
       auto probe = metrics_probe(self);
       for (auto& [key, e] : self->state.users)
         if (std::find(e.channels.begin(), e.channels.end(), ch) != e.channels.end())
           tell(self, ch, e);
+    },
+    [=](report_atom, const principal& who, const gateway_actor& gw, presence_status s,
+        uint64_t stamp) {
+      auto probe = metrics_probe(self);
+      home_report(self, who, gw, s, stamp);
+    },
+    [=](subscribe_atom, workspace_id ws, const std::vector<user_id>& users,
+        const gateway_actor& subscriber) {
+      auto probe = metrics_probe(self);
+      return home_subscribe(self, ws, users, subscriber);
+    },
+    [=](unsub_atom, workspace_id ws, const std::vector<user_id>& users,
+        const gateway_actor& subscriber) {
+      auto probe = metrics_probe(self);
+      home_unsubscribe(self, ws, users, subscriber);
+    },
+    [=](coalesce_atom, const principal& who) {
+      auto probe = metrics_probe(self);
+      home_flush(self, who);
     },
     [=](left_atom, const principal& who, channel_id ch) {
       auto probe = metrics_probe(self);

@@ -1,5 +1,6 @@
 #pragma once
 
+#include <optional>
 #include <set>
 #include <string>
 #include <unordered_map>
@@ -12,6 +13,7 @@
 #include "actors/interfaces.hpp"
 #include "actors/channel_directory.hpp"
 #include "actors/node_env.hpp"
+#include "actors/user_presence.hpp"
 #include "storage/event_export.hpp"
 #include "storage/presence_mirror.hpp"
 
@@ -42,16 +44,29 @@ struct presence_state {
     std::vector<channel_id> channels;
   };
 
+  /// A user whose presence home is this node (placement::home_of): every node's word on it
+  /// and the gateways subscribed to it (actors/presence_home.hpp).
+  struct home_entry {
+    principal who;
+    user_presence combined;
+    std::vector<gateway_actor> subscribers;
+    presence_status pushed = presence_status::offline; // what the subscribers last heard
+    std::optional<caf::actor_clock::time_point> last_push; // none yet
+    bool flush_scheduled = false;
+  };
+
   presence_deps deps;
   gateway_actor gateway; // this node's, from the wire message
-  std::unordered_map<std::string, user_entry> users; // by user_key
+  std::unordered_map<std::string, user_entry> users; // connected here, by user_key
+  std::unordered_map<std::string, home_entry> homed; // homed here, by user_key
   uint64_t transitions = 0;
   uint64_t last_stamp = 0; // stamps of this node's presence.set increase strictly
   actor_slot slot; // live-actor gauge and /v1/admin/actors entry
 };
 
+using presence_self = presence_actor::stateful_pointer<presence_state>;
+
 /// The behaviour of the presence actor (interface: presence_actor).
-presence_actor::behavior_type presence(presence_actor::stateful_pointer<presence_state> self,
-                                       presence_deps deps);
+presence_actor::behavior_type presence(presence_self self, presence_deps deps);
 
 } // namespace parley

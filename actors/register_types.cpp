@@ -25,6 +25,7 @@ void register_types(caf::actor_system_config& cfg) {
   // Typed handles that cross nodes inside messages.
   cfg.add_message_type<gateway_actor>("parley::gateway_actor");
   cfg.add_message_type<channel_actor>("parley::channel_actor");
+  cfg.add_message_type<presence_actor>("parley::presence_actor");
   cfg.add_message_type<storage::channel_summary>("parley::channel_summary");
   cfg.add_message_type<std::vector<storage::channel_summary>>(
     "std::vector<parley::channel_summary>");

@@ -1,5 +1,6 @@
 #include "protocol/client_frame.hpp"
 
+#include <algorithm>
 #include <cstdint>
 #include <limits>
 
@@ -125,6 +126,28 @@ parse_result parse_presence_get(const json& obj) {
   return client_frame{presence_get_frame{std::get<channel_id>(channel)}};
 }
 
+parse_result parse_presence_watch(const json& obj, bool subscribe) {
+  auto it = obj.find("user_ids");
+  auto bad = [] {
+    return fail(error_code::bad_request, "user_ids must be an array of 1 to " +
+                                           std::to_string(max_presence_ids_per_frame) +
+                                           " user ids");
+  };
+  if (it == obj.end() || !it->is_array() || it->empty() ||
+      it->size() > max_presence_ids_per_frame)
+    return bad();
+  presence_watch_frame f{subscribe, {}};
+  for (auto& id : *it) {
+    auto user = id.is_string() ? user_id::parse(id.get_ref<const std::string&>()) : std::nullopt;
+    if (!user)
+      return bad();
+    f.users.push_back(*user);
+  }
+  std::sort(f.users.begin(), f.users.end());
+  f.users.erase(std::unique(f.users.begin(), f.users.end()), f.users.end());
+  return client_frame{std::move(f)};
+}
+
 parse_result parse_ping(const json& obj) {
   ping_frame f;
   if (auto it = obj.find("ts"); it != obj.end())
@@ -149,6 +172,10 @@ parse_result parse_object(const json& obj) {
     return parse_presence_set(obj);
   if (type == "presence.get")
     return parse_presence_get(obj);
+  if (type == "presence.subscribe")
+    return parse_presence_watch(obj, true);
+  if (type == "presence.unsubscribe")
+    return parse_presence_watch(obj, false);
   return fail(error_code::bad_request, "type is not a known frame type");
 }
 

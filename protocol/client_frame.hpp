@@ -20,6 +20,7 @@ namespace parley {
 constexpr size_t max_text_bytes = 4000;
 constexpr size_t max_client_msg_id = 64;
 constexpr uint32_t max_backfill_limit = 100;
+constexpr size_t max_presence_ids_per_frame = 100;
 
 /// `hello`: only canonical keys with non-negative integer values are kept, the rest ignored.
 struct hello_frame {
@@ -50,6 +51,12 @@ struct presence_get_frame {
   channel_id channel;
 };
 
+/// `presence.subscribe` / `presence.unsubscribe`: 1..100 distinct user ids, ascending.
+struct presence_watch_frame {
+  bool subscribe = true;
+  std::vector<user_id> users;
+};
+
 /// `ping`: `ts_json` is the client's `ts` re-serialized, echoed verbatim in the pong ("null" if
 /// absent).
 struct ping_frame {
@@ -57,7 +64,7 @@ struct ping_frame {
 };
 
 using client_frame = std::variant<hello_frame, send_frame, backfill_frame, presence_set_frame,
-                                  presence_get_frame, ping_frame>;
+                                  presence_get_frame, presence_watch_frame, ping_frame>;
 
 /// A refused frame: rendered as an `error` frame; the connection stays open.
 struct frame_error {

@@ -18,9 +18,13 @@ uint64_t stable_hash(std::string_view bytes) {
 }
 
 std::string rendezvous_owner(channel_id channel, const std::vector<std::string>& nodes) {
+  return rendezvous_owner(std::string_view(channel.str()), nodes);
+}
+
+std::string rendezvous_owner(std::string_view key, const std::vector<std::string>& nodes) {
   std::string best;
   uint64_t best_weight = 0;
-  auto suffix = "/" + channel.str();
+  auto suffix = "/" + std::string(key);
   for (auto& node : nodes) {
     auto w = stable_hash(node + suffix);
     if (best.empty() || w > best_weight || (w == best_weight && node < best)) {

@@ -17,4 +17,7 @@ uint64_t stable_hash(std::string_view bytes);
 /// Returns an empty string when `nodes` is empty.
 std::string rendezvous_owner(channel_id channel, const std::vector<std::string>& nodes);
 
+/// The same for any key (a user's presence home: "W1:U7").
+std::string rendezvous_owner(std::string_view key, const std::vector<std::string>& nodes);
+
 } // namespace parley

@@ -114,8 +114,9 @@ std::string encode_presence_update(user_id user, channel_id channel, presence_st
   return dump(j);
 }
 
-std::string encode_presence_state(channel_id channel,
-                                  const std::vector<std::pair<user_id, presence_status>>& users) {
+namespace {
+
+ojson user_statuses(const std::vector<std::pair<user_id, presence_status>>& users) {
   ojson list = ojson::array();
   for (const auto& [user, status] : users) {
     ojson u = ojson::object();
@@ -123,10 +124,32 @@ std::string encode_presence_state(channel_id channel,
     u["status"] = std::string(to_string(status));
     list.push_back(std::move(u));
   }
+  return list;
+}
+
+} // namespace
+
+std::string encode_presence_state(channel_id channel,
+                                  const std::vector<std::pair<user_id, presence_status>>& users) {
   ojson j = ojson::object();
   j["type"] = "presence.state";
   j["channel_id"] = channel.str();
-  j["users"] = std::move(list);
+  j["users"] = user_statuses(users);
+  return dump(j);
+}
+
+std::string encode_presence_update(user_id user, presence_status status) {
+  ojson j = ojson::object();
+  j["type"] = "presence.update";
+  j["user_id"] = user.str();
+  j["status"] = std::string(to_string(status));
+  return dump(j);
+}
+
+std::string encode_presence_users(const std::vector<std::pair<user_id, presence_status>>& users) {
+  ojson j = ojson::object();
+  j["type"] = "presence.users";
+  j["users"] = user_statuses(users);
   return dump(j);
 }
 

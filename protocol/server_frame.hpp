@@ -33,6 +33,10 @@ std::string encode_left(channel_id channel);
 std::string encode_presence_update(user_id user, channel_id channel, presence_status status);
 std::string encode_presence_state(channel_id channel,
                                   const std::vector<std::pair<user_id, presence_status>>& users);
+/// A subscribed user's transition: presence.update without channel_id.
+std::string encode_presence_update(user_id user, presence_status status);
+/// The answer to presence.subscribe.
+std::string encode_presence_users(const std::vector<std::pair<user_id, presence_status>>& users);
 /// `{"type":"error","code","message","ref_id":<id or null>[,"channel_id"]}`.
 std::string encode_error(const frame_error& e);
 std::string encode_pong(const std::string& ts_json);

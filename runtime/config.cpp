@@ -219,7 +219,9 @@ po::options_description describe(node_config& c, const std::string& key) {
     ("presence.coalesce-members", count("N", c.limits.presence_coalesce_members),
      "above this many members: 1 presence.update/s per user (10000)")
     ("presence.push-max-members", count("N", c.limits.presence_push_members),
-     "above this many members: no presence push, members pull (1000)");
+     "above this many members: no presence push, members pull (1000)")
+    ("presence.subscribe-max", count("N", c.limits.presence_subscribe_max),
+     "users one connection may watch with presence.subscribe (500)");
 
   po::options_description redis("Redis presence mirror", 100);
   redis.add_options()

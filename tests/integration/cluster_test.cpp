@@ -895,3 +895,41 @@ TEST_CASE("presence spans nodes: a user connected to two nodes is away, online a
   for (auto& u : state["users"])
     CHECK(u.value("user_id", "") != "U2");
 }
+
+TEST_CASE("presence subscriptions work across nodes where channels push no presence",
+          "[integration][cluster][presence]") {
+  auto args = cluster_args;
+  args.push_back("--presence.push-max-members=1"); // no channel pushes presence
+  cluster_process cluster(args);
+  cluster.node(0).create_channel("W1", "big", {"U1", "U2"});
+  auto a = open_session(cluster.node(0), "U1");
+  a.ws.send_json({{"type", "presence.subscribe"}, {"user_ids", {"U2", "U3"}}});
+  auto answer = expect_frame(a.ws, "presence.users", 5s);
+  CHECK(answer["users"] == json::parse(R"([{"user_id":"U2","status":"offline"},)"
+                                       R"({"user_id":"U3","status":"offline"}])"));
+  // Only subscription updates (without channel_id) can arrive: the channel pushes none.
+  auto b2 = open_session(cluster.node(1), "U2");
+  CHECK(presence_updates(a.ws, "U2", 1) == std::map<std::string, std::vector<std::string>>{
+                                             {"", {"online"}}});
+  auto b3 = open_session(cluster.node(2), "U2");
+  b3.ws.send_json({{"type", "presence.set"}, {"status", "away"}});
+  CHECK(presence_updates(a.ws, "U2", 1) == std::map<std::string, std::vector<std::string>>{
+                                             {"", {"away"}}});
+  b3.ws.close();
+  b2.ws.close();
+  CHECK(presence_updates(a.ws, "U2", 1) == std::map<std::string, std::vector<std::string>>{
+                                             {"", {"offline"}}});
+  // Over the bound: refused whole.
+  json many = json::array();
+  for (int i = 100; i < 200; ++i)
+    many.push_back("U" + std::to_string(i));
+  for (int k = 0; k < 5; ++k) {
+    for (auto& id : many)
+      id = "U" + std::to_string(std::stoi(id.get<std::string>().substr(1)) + 100);
+    a.ws.send_json({{"type", "presence.subscribe"}, {"user_ids", many}});
+    if (k < 4)
+      CHECK(expect_frame(a.ws, "presence.users", 5s)["users"].size() == 100);
+  }
+  CHECK(expect_error(a.ws, "bad_request", 5s).value("message", "").find("500") !=
+        std::string::npos);
+}

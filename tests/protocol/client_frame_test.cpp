@@ -614,3 +614,31 @@ TEST_CASE("the field validators shared with REST check one field each", "[protoc
   CHECK(std::get<uint32_t>(limit_field(json{{"limit", 1000}})) == max_backfill_limit);
   CHECK(code_of(limit_field(json{{"limit", "ten"}})) == error_code::bad_request);
 }
+
+TEST_CASE("presence.subscribe and presence.unsubscribe take 1 to 100 distinct user ids",
+          "[protocol][frame][presence]") {
+  auto sub = frame_of<presence_watch_frame>(
+    R"({"type":"presence.subscribe","user_ids":["U7","U2","U7"]})");
+  CHECK(sub.subscribe);
+  CHECK(sub.users == std::vector<user_id>{user_id{2}, user_id{7}}); // ascending, once each
+  auto unsub =
+    frame_of<presence_watch_frame>(R"({"type":"presence.unsubscribe","user_ids":["U3"]})");
+  CHECK_FALSE(unsub.subscribe);
+  CHECK(unsub.users == std::vector<user_id>{user_id{3}});
+
+  std::string hundred = R"({"type":"presence.subscribe","user_ids":[)";
+  for (int i = 1; i <= 100; ++i)
+    hundred += (i > 1 ? ",\"U" : "\"U") + std::to_string(i) + "\"";
+  CHECK(frame_of<presence_watch_frame>(hundred + "]}").users.size() == 100);
+  require_bad_request(hundred + R"(,"U101"]})");
+
+  for (auto type : {"presence.subscribe", "presence.unsubscribe"}) {
+    auto head = std::string(R"({"type":")") + type + "\"";
+    require_bad_request(head + "}");
+    require_bad_request(head + R"(,"user_ids":[]})");
+    require_bad_request(head + R"(,"user_ids":"U1"})");
+    require_bad_request(head + R"(,"user_ids":["U1","C2"]})");
+    require_bad_request(head + R"(,"user_ids":["U1",7]})");
+    require_bad_request(head + R"(,"user_ids":["U0x"]})");
+  }
+}

@@ -212,3 +212,14 @@ TEST_CASE("presence statuses round-trip through their wire spelling", "[protocol
   CHECK_FALSE(parse_presence_status(""));
   CHECK_FALSE(parse_presence_status("busy"));
 }
+
+TEST_CASE("presence subscription frames: an update without channel_id and presence.users",
+          "[protocol][server_frame]") {
+  CHECK(encode_presence_update(user_id{7}, presence_status::away)
+        == R"({"type":"presence.update","user_id":"U7","status":"away"})");
+  CHECK(encode_presence_users({{user_id{2}, presence_status::offline},
+                               {user_id{7}, presence_status::online}})
+        == R"({"type":"presence.users","users":[{"user_id":"U2","status":"offline"},)"
+           R"({"user_id":"U7","status":"online"}]})");
+  CHECK(encode_presence_users({}) == R"({"type":"presence.users","users":[]})");
+}

@@ -80,8 +80,8 @@ const std::vector<std::string> all_keys = {
   "node.*", "channel-idle-ms", "rate.user-per-s", "rate.user-burst", "rate.workspace-per-s",
   "rate.workspace-burst", "fanout.large-channel", "fanout.overload-backlog",
   "fanout.overload-cursor-members", "fanout.internode-deadline-ms", "fanout.circuit-failures",
-  "fanout.circuit-probe-ms", "presence.coalesce-members", "presence.push-max-members", "redis",
-  "redis.flush-ms", "redis.ttl-s", "redis.timeout-ms", "kafka.brokers", "kafka.topic",
+  "fanout.circuit-probe-ms", "presence.coalesce-members", "presence.push-max-members",
+  "presence.subscribe-max", "redis", "redis.flush-ms", "redis.ttl-s", "redis.timeout-ms", "kafka.brokers", "kafka.topic",
   "kafka.presence-topic", "kafka.property", "tls.cert", "tls.key", "cluster.tls-cert",
   "cluster.tls-key", "cluster.tls-cafile", "log-level"};
 

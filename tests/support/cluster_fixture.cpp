@@ -58,7 +58,7 @@ cluster_fixture::cluster_fixture(test_db& db, std::vector<std::string> names, no
   for (auto& n : nodes_)
     for (auto& p : nodes_)
       if (p != n)
-        n->actors.nodes->set_peer(placement::peer{p->name, p->cluster, p->actors.gateway});
+        n->actors.nodes->set_peer(placement::peer{p->name, p->cluster, p->actors.gateway, p->actors.presence});
   run();
 }
 
@@ -213,7 +213,7 @@ void cluster_fixture::set_view(const std::string& name, const std::vector<std::s
     if (p.get() == &n)
       continue;
     if (std::find(peers.begin(), peers.end(), p->name) != peers.end())
-      n.actors.nodes->set_peer(placement::peer{p->name, p->cluster, p->actors.gateway});
+      n.actors.nodes->set_peer(placement::peer{p->name, p->cluster, p->actors.gateway, p->actors.presence});
     else
       n.actors.nodes->remove_peer(p->name);
   }
