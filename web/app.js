@@ -184,13 +184,21 @@ function renderChannel() {
   $('channel-title').title = ch ? ch.id : '';
   $('composer').hidden = !ch;
 
+  // The header lists the channel's people who are online or away.
+  const members = ch ? [...ch.members].sort(byIdNumber) : [];
   const people = $('people');
   people.replaceChildren();
-  for (const user of (ch && ch.people ? [...ch.people].sort(byIdNumber) : [])) {
+  for (const user of members.filter((u) => (client.presence.get(u) || 'offline') !== 'offline')) {
     const item = el('li', 'person');
     item.append(presenceDot(user), el('span', '', user));
     people.append(item);
   }
+
+  // Subscribe to whom this view can show: the newest authors first (the list opens at its
+  // bottom, so they are the visible ones), then the channel's other people, offline ones
+  // included so the header learns when they come back.
+  const authors = ch ? ch.messages.map((m) => m.user_id).reverse() : [];
+  client.watchPresence([...authors, ...members]);
 
   const list = $('messages');
   const atBottom = list.scrollHeight - list.scrollTop - list.clientHeight < 40;

@@ -9,6 +9,8 @@ const BACKOFF_MAX_MS = 15000;
 const ACK_TIMEOUT_MS = 10000;    // resend (same client_msg_id) when no ack came
 const HISTORY = 50;              // messages loaded for a channel seen for the first time
 const PAGE = 100;                // backfill page size (the server clamps to 100)
+const SUBSCRIBE_MAX = 500;       // docs/protocol.md: presence subscriptions per connection
+const SUBSCRIBE_FRAME = 100;     // user ids per presence.subscribe / presence.unsubscribe
 
 /// A client_msg_id: a UUID where the page is a secure context, else 32 random hex digits.
 export function newClientMsgId() {
@@ -34,6 +36,9 @@ class Channel {
     this.bySeq = new Map();   // channel_seq -> message, for dedup
     this.readSeq = 0;         // newest seq the user has seen
     this.backfilling = false; // a backfill page is on its way
+    // Users seen in the channel (authors, presence). The page has no member list of a named
+    // channel, so this is whom it can show in the channel's header.
+    this.members = new Set();
   }
 
   /// Adds a message unless its seq is already known; keeps `messages` sorted.
@@ -43,6 +48,7 @@ class Channel {
     let i = this.messages.length;
     while (i > 0 && this.messages[i - 1].channel_seq > m.channel_seq) i--;
     this.messages.splice(i, 0, m);
+    this.members.add(m.user_id);
     this.latest = Math.max(this.latest, m.channel_seq);
     return true;
   }
@@ -77,6 +83,8 @@ export class ParleyClient extends EventTarget {
     this.channelInfo = new Map();  // channel_id -> {name, members} from GET /v1/channels
     this.infoRequest = 0;          // the newest channel list request; older answers are dropped
     this.presence = new Map();     // user_id -> online | away | offline (presence is per user)
+    this.watched = [];             // user ids whose presence the page shows, most wanted first
+    this.subscribed = new Set();   // user ids subscribed on the current connection
     this.pending = new Map();      // client_msg_id -> unacked send
     this.activeId = null;
     this.ws = null;
@@ -155,6 +163,7 @@ export class ParleyClient extends EventTarget {
 
   onDisconnect(code, forced) {
     this.ws = null;
+    this.subscribed.clear(); // subscriptions end with the connection
     for (const ch of this.channels.values()) ch.backfilling = false;
     if (this.stopped) return this.setState('offline');
     if (code === 4001) { // the token expired mid-session
@@ -167,13 +176,12 @@ export class ParleyClient extends EventTarget {
     this.retryTimer = setTimeout(() => this.connect(), backoff(this.attempt++));
   }
 
-  /// Every 15 s: ping, give up on a socket that has gone silent, and refresh the open
-  /// channel's presence (channels over the server's push threshold do not push it).
+  /// Every 15 s: ping, and give up on a socket that has gone silent. Presence needs no
+  /// polling: the users the page shows are subscribed to (watchPresence).
   tick() {
     if (!this.ws || this.ws.readyState !== WebSocket.OPEN) return;
     if (Date.now() - this.lastFrameAt > DEAD_MS) return this.drop('reconnecting');
     this.sendFrame({ type: 'ping', ts: Date.now() });
-    if (this.activeId) this.sendFrame({ type: 'presence.get', channel_id: this.activeId });
   }
 
   setState(state) {
@@ -213,6 +221,7 @@ export class ParleyClient extends EventTarget {
       case 'channel.left': return this.onLeft(f);
       case 'presence.update': return this.onPresenceUpdate(f);
       case 'presence.state': return this.onPresenceState(f);
+      case 'presence.users': return this.onPresenceUsers(f);
       case 'error': return this.onError(f);
       case 'pong':
         if (typeof f.ts === 'number') this.rttMs = Date.now() - f.ts;
@@ -243,6 +252,7 @@ export class ParleyClient extends EventTarget {
     this.loadChannelInfo();
     if (!this.activeId || !this.channels.has(this.activeId)) this.activeId = this.firstChannelId();
     if (this.activeId) this.sendFrame({ type: 'presence.get', channel_id: this.activeId });
+    this.syncSubscriptions();
     for (const p of this.pending.values()) if (p.status !== 'failed') this.trySend(p);
     this.emit('change');
   }
@@ -327,18 +337,25 @@ export class ParleyClient extends EventTarget {
     // The state lists online and away users; every other author we know of is offline.
     const listed = new Set(f.users.map((u) => u.user_id));
     for (const m of ch.messages) if (!listed.has(m.user_id)) this.presence.set(m.user_id, 'offline');
-    for (const u of f.users) this.presence.set(u.user_id, u.status);
-    ch.people = [...listed];
+    for (const u of f.users) {
+      this.presence.set(u.user_id, u.status);
+      ch.members.add(u.user_id);
+    }
     this.emit('change');
   }
 
+  /// The answer to presence.subscribe: the subscribed users' statuses now.
+  onPresenceUsers(f) {
+    for (const u of f.users) this.presence.set(u.user_id, u.status);
+    this.emit('change');
+  }
+
+  /// A channel's push (with channel_id) or a subscribed user's (without): presence is per
+  /// user either way.
   onPresenceUpdate(f) {
     this.presence.set(f.user_id, f.status);
-    const ch = this.channels.get(f.channel_id);
-    if (ch && ch.people) {
-      ch.people = ch.people.filter((u) => u !== f.user_id);
-      if (f.status !== 'offline') ch.people.push(f.user_id);
-    }
+    const ch = f.channel_id ? this.channels.get(f.channel_id) : null;
+    if (ch) ch.members.add(f.user_id);
     this.emit('change');
   }
 
@@ -459,6 +476,32 @@ export class ParleyClient extends EventTarget {
 
   setAway(away) {
     this.sendFrame({ type: 'presence.set', status: away ? 'away' : 'online' });
+  }
+
+  /// Keeps the presence of `userIds` (most wanted first) up to date: the server pushes only
+  /// what a connection subscribed to, at most SUBSCRIBE_MAX users, so the rest go unwatched.
+  watchPresence(userIds) {
+    this.watched = [...new Set(userIds)].slice(0, SUBSCRIBE_MAX);
+    this.syncSubscriptions();
+  }
+
+  /// Brings the connection's subscriptions to `watched`; after a reconnect, all of them.
+  syncSubscriptions() {
+    if (this.state !== 'connected') return; // hello_ack calls again
+    const wanted = new Set(this.watched);
+    const gone = [...this.subscribed].filter((u) => !wanted.has(u));
+    const added = this.watched.filter((u) => !this.subscribed.has(u));
+    // Unsubscribe first: a subscribe that would go over the limit is refused whole.
+    for (let i = 0; i < gone.length; i += SUBSCRIBE_FRAME) {
+      const ids = gone.slice(i, i + SUBSCRIBE_FRAME);
+      if (!this.sendFrame({ type: 'presence.unsubscribe', user_ids: ids })) return;
+      for (const u of ids) this.subscribed.delete(u);
+    }
+    for (let i = 0; i < added.length; i += SUBSCRIBE_FRAME) {
+      const ids = added.slice(i, i + SUBSCRIBE_FRAME);
+      if (!this.sendFrame({ type: 'presence.subscribe', user_ids: ids })) return;
+      for (const u of ids) this.subscribed.add(u);
+    }
   }
 }
 

@@ -3,6 +3,10 @@
 // share one SQLite file; U1, U2 and U3 each use the page served by a different node, chat,
 // then U3's node is killed with SIGKILL: U3's page shows reconnecting, and reloaded from a
 // surviving node it signs in again and catches up on what was said meanwhile.
+// The nodes run with --presence.push-max-members=1, so no channel pushes presence: whatever a
+// page shows of the others' presence after its own sign-in came through its presence
+// subscriptions (issue part 3: "presence subscriptions work through the web page in the
+// browser test on a 3-node cluster").
 //
 // Env: PARLEYD (default build/runtime/parleyd), CHROMIUM (default /usr/bin/chromium).
 
@@ -51,7 +55,8 @@ function freePort() {
 
 /// Starts one node of the cluster file; its output is collected in nodes[name].log.
 function startNode(name, port) {
-  const proc = spawn(parleyd, ['--config', configFile, '--node', name, '--dev-login=true'], {
+  const args = ['--config', configFile, '--node', name, '--dev-login=true', '--presence.push-max-members=1'];
+  const proc = spawn(parleyd, args, {
     env: { ...process.env, PARLEY_JWT_SECRET: jwtSecret, PARLEY_ADMIN_TOKEN: adminToken },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
@@ -134,6 +139,15 @@ async function waitForTexts(page, texts) {
   }
 }
 
+/// Makes the page believe its tab was hidden or shown again, as switching tabs does: the page
+/// sets the user away or online itself.
+async function setTabHidden(page, hidden) {
+  await page.evaluate((state) => {
+    Object.defineProperty(document, 'visibilityState', { value: state, configurable: true });
+    document.dispatchEvent(new Event('visibilitychange'));
+  }, hidden ? 'hidden' : 'visible');
+}
+
 async function send(page, text) {
   await page.fill('#text', text);
   await page.press('#text', 'Enter');
@@ -195,11 +209,22 @@ test('three users on three nodes chat; a node dies and its user catches up throu
   }
   for (const { page } of all) await waitForTexts(page, said);
 
-  // Presence across nodes: every page shows the other two online.
+  // Presence across nodes: every page shows the other two online. U1 signed in first, so its
+  // presence.get saw neither U2 nor U3: it learnt of them from their messages and subscribed.
   for (const { page, user } of all)
     for (const other of ['U1', 'U2', 'U3'].filter((u) => u !== user))
       await page.waitForSelector(`#people .dot.online[data-user="${other}"]`, WAIT);
   for (const { page, user } of all) await shot(page, `cluster-1-${user.toLowerCase()}`);
+
+  // U2 (on n2) hides its tab: U1 (on n1) and U3 (on n3) show U2 away, then online again.
+  await setTabHidden(u2.page, true);
+  for (const { page } of [u1, u3]) {
+    await page.waitForSelector('#people .dot.away[data-user="U2"]', WAIT);
+    await page.waitForSelector('#messages .dot.away[data-user="U2"]', WAIT);
+  }
+  await shot(u1.page, 'cluster-1-u2-away-u1');
+  await setTabHidden(u2.page, false);
+  for (const { page } of [u1, u3]) await page.waitForSelector('#people .dot.online[data-user="U2"]', WAIT);
 
   // n3 (U3's node) dies hard. Its page cannot fail over on its own (it talks to its origin).
   const marks = { n1: nodes.n1.log.length, n2: nodes.n2.log.length };
@@ -234,5 +259,11 @@ test('three users on three nodes chat; a node dies and its user catches up throu
   await shot(u3.page, 'cluster-3-caught-up-u3');
   await shot(u1.page, 'cluster-4-after-u1');
 
-  for (const { context } of all) await context.close();
+  // U2 closes its page: U1 shows U2 offline (its messages' dots) and no longer in the header.
+  await u2.context.close();
+  await u1.page.waitForSelector('#messages .dot.offline[data-user="U2"]', WAIT);
+  await u1.page.waitForSelector('#people .dot[data-user="U2"]', { ...WAIT, state: 'detached' });
+  await shot(u1.page, 'cluster-5-u2-offline-u1');
+
+  for (const { context } of [u1, u3]) await context.close();
 });
