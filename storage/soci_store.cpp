@@ -67,10 +67,6 @@ void configure_sqlite(soci::session& sql, sync_mode mode) {
   // docs/protocol.md "Durability": NORMAL in WAL survives kill -9; FULL fsyncs every commit.
   sql << (mode == sync_mode::full ? "PRAGMA synchronous=FULL" : "PRAGMA synchronous=NORMAL");
   sql << "PRAGMA foreign_keys=OFF";
-  // A commit empties every other connection's page cache, so each dedup lookup after one
-  // re-read its pages with pread; mapped, the file's pages are read without a syscall (pages
-  // still in the WAL are read as before). 64 MiB, in docs/architecture.md "Storage".
-  sql << "PRAGMA mmap_size=67108864";
 }
 
 const sql_dialect sqlite_dialect{
