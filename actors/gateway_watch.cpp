@@ -67,8 +67,8 @@ caf::result<std::vector<presence_entry>> watch(gateway_self self, uint64_t conn,
   for (auto u : users) {
     principal who{ws, u};
     auto key = user_key(who);
-    auto& w = st.watched.try_emplace(key, gateway_state::watched_user{who, {}, {}, false})
-                .first->second;
+    auto& w = st.watched.try_emplace(key).first->second; // offline until its home answers
+    w.who = who;
     if (std::find(w.conns.begin(), w.conns.end(), conn) == w.conns.end()) {
       w.conns.push_back(conn);
       c->second.watching.push_back(u);

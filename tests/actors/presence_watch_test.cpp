@@ -93,6 +93,30 @@ TEST_CASE("presence.subscribe answers the statuses now and pushes each watched u
   CHECK(a.sink->of_type("error").empty());
 }
 
+TEST_CASE("connections of one node that subscribe to the same user at once get its status in "
+          "their answers and no update (nothing changed)",
+          "[actors][presence][watch]") {
+  test_db db;
+  actor_fixture fx{db};
+  auto a = fx.join(principal{ws, u1});
+  auto a2 = fx.join(principal{ws, u4});
+  a.sink->take_new();
+  a2.sink->take_new();
+  fx.inject(a, subscribe({u2}));
+  fx.inject(a2, subscribe({u2})); // before u2's home answered the first
+  fx.run();
+  for (auto* c : {&a, &a2}) {
+    auto frames = c->sink->take_new();
+    CHECK(watched_updates(frames).empty());
+    auto answers = filter(frames, "presence.users");
+    REQUIRE(answers.size() == 1);
+    CHECK(statuses(answers[0]) == std::map<std::string, std::string>{{"U2", "offline"}});
+  }
+  auto b = fx.join(principal{ws, u2});
+  CHECK(watched_updates(a.sink->take_new()) == std::vector<std::string>{"U2 online"});
+  CHECK(watched_updates(a2.sink->take_new()) == std::vector<std::string>{"U2 online"});
+}
+
 TEST_CASE("a connection watches at most presence.subscribe-max users; a subscribe over it is "
           "refused whole",
           "[actors][presence][watch]") {
