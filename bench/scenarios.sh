@@ -16,11 +16,14 @@ ulimit -n "$(ulimit -Hn)"
 build=${BUILD_DIR:-build}
 [ -x "$build/tools/bench/parley-bench" ] && [ -x "$build/runtime/parleyd" ] \
   || ./scripts/build.sh --target parleyd parley-bench
-[ -d bench/peers/node_modules ] || ./bench/peers/install.sh >/dev/null
 bench=$(realpath "$build/tools/bench/parley-bench")
 parleyd=$(realpath "$build/runtime/parleyd")
 export PARLEY_JWT_SECRET=bench-secret PARLEY_ADMIN_TOKEN=bench-admin
 targets=${TARGETS:-parley socketio ws}
+# The peer servers' packages, only when a peer target runs.
+if [ "$targets" != parley ] && [ ! -d bench/peers/node_modules ]; then
+  ./bench/peers/install.sh >/dev/null
+fi
 mkdir -p bench/out
 # Clients beyond ~28K per source address and node need more ephemeral ports.
 read -r lo hi < /proc/sys/net/ipv4/ip_local_port_range
