@@ -56,8 +56,23 @@ def figures(doc):
             ("delivery p99", get(r, "delivery_latency", "p99_ms"), "ms", True),
             ("misses", r.get("misses"), "", True),
         ]
+    elif mode == "presence":
+        rows += [
+            ("watchers", get(doc, "params", "watchers"), "", False),
+            ("transitions (connects + closes)", r.get("transitions"), "", False),
+            ("presence.update received", r.get("received_updates"), "", False),
+            ("presence.update expected", r.get("expected_updates"), "", False),
+            ("missing", r.get("missing_updates"), "", True),
+            ("updates per transition", r.get("updates_per_transition"), "", True),
+            ("server CPU per transition", cost.get("node_cpu_us_per_transition"), "µs", True),
+            ("server CPU per close", cost.get("node_cpu_us_per_close"), "µs", True),
+        ]
     if mode in ("fanout", "throughput"):
         rows.append(("server CPU per delivery", cost.get("node_cpu_us_per_delivery"), "µs", True))
+    if mode == "presence":
+        rows.append(("server RSS after", (cost.get("node_rss_kb") or 0) / 1024 or None, "MiB", True))
+        rows.append(("clients ready", get(doc, "members_connect", "ready"), "", False))
+        return rows
     rss = get(r, "node_rss_kib_per_connection") or get(doc, "connect", "node_rss_kib_per_connection")
     rows.append(("server RSS per connection", rss, "KiB", True))
     rows.append(("clients ready", get(doc, "connect", "ready"), "", False))

@@ -6,6 +6,8 @@
 #   bench/scenarios.sh [SCENARIO...]      (default: all)
 #   TARGETS="parley ws" bench/scenarios.sh fanout-10k
 # Scenarios: fanout-1k fanout-10k fanout-50k throughput-100x10 throughput-10000x5 idle-10k
+#   presence-10k (Parley only: presence-10k-w0, -w5, -w10 with 0, 5 and 10 % of the members
+#   subscribed; the peers have no presence subscriptions, so other targets are skipped)
 # Loopback only; every run is bounded in time and count.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -14,11 +16,14 @@ ulimit -n "$(ulimit -Hn)"
 build=${BUILD_DIR:-build}
 [ -x "$build/tools/bench/parley-bench" ] && [ -x "$build/runtime/parleyd" ] \
   || ./scripts/build.sh --target parleyd parley-bench
-[ -d bench/peers/node_modules ] || ./bench/peers/install.sh >/dev/null
 bench=$(realpath "$build/tools/bench/parley-bench")
 parleyd=$(realpath "$build/runtime/parleyd")
 export PARLEY_JWT_SECRET=bench-secret PARLEY_ADMIN_TOKEN=bench-admin
 targets=${TARGETS:-parley socketio ws}
+# The peer servers' packages, only when a peer target runs.
+if [ "$targets" != parley ] && [ ! -d bench/peers/node_modules ]; then
+  ./bench/peers/install.sh >/dev/null
+fi
 mkdir -p bench/out
 # Clients beyond ~28K per source address and node need more ephemeral ports.
 read -r lo hi < /proc/sys/net/ipv4/ip_local_port_range
@@ -99,7 +104,17 @@ run() {
   done
 }
 
-scenarios=${*:-fanout-1k fanout-10k fanout-50k throughput-100x10 throughput-10000x5 idle-10k}
+# run_parley SCENARIO PROCS MODE [bench flags...]: like run, against Parley only (a feature the
+# peers lack); skipped when TARGETS leaves Parley out.
+run_parley() {
+  case " $targets " in
+    *" parley "*) targets=parley run "$@" ;;
+    *) echo "scenarios.sh: $1 runs against Parley only; skipped (TARGETS=$targets)" >&2 ;;
+  esac
+}
+
+scenarios=${*:-fanout-1k fanout-10k fanout-50k throughput-100x10 throughput-10000x5 idle-10k
+  presence-10k}
 for s in $scenarios; do
   case $s in
     fanout-1k) run "$s" 1 fanout --members 1000 --messages 50 --pause-ms 20 --connect-rate 1000 ;;
@@ -111,6 +126,13 @@ for s in $scenarios; do
     throughput-10000x5) run "$s" 3 throughput --channels 10000 --members 5 --senders 1000 \
                           --duration 15 --connect-rate 2000 --settle 60 ;;
     idle-10k) run "$s" 1 idle --connections 10000 --hold 10 --connect-rate 2000 ;;
+    # 10,000 members (above presence.push-max-members, 1,000: the channel pushes no presence),
+    # a share of them subscribed to 100 others each; the rest connect, stay 2 s and close.
+    presence-10k)
+      for pct in 0 5 10; do
+        run_parley "$s-w$pct" 1 presence --members 10000 --watchers "0.$(printf %02d "$pct")" \
+          --watch 100 --hold 2 --drain 2 --connect-rate 2000
+      done ;;
     *) echo "scenarios.sh: unknown scenario $s" >&2; exit 2 ;;
   esac
 done

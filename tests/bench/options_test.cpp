@@ -30,7 +30,7 @@ TEST_CASE("parley-bench --help describes every flag", "[bench][options]") {
     "node", "target", "per-worker", "admin-token", "secret", "workspace", "node-pid", "json",
     "connect-rate", "max-pending", "connect-timeout", "source-ip", "user-base", "settle",
     "members", "channels", "text-bytes", "senders", "duration", "rate", "window", "drain",
-    "messages", "pause-ms", "timeout-ms", "connections", "hold"};
+    "messages", "pause-ms", "timeout-ms", "connections", "hold", "watchers", "watch"};
   auto text = usage_text();
   for (auto& flag : flags) {
     INFO(flag);
@@ -75,6 +75,29 @@ TEST_CASE("parley-bench reads the flags bench/*.sh pass", "[bench][options]") {
   CHECK(idle.hold_s == 10);
   CHECK(idle.idle_channels == 0); // no --channels: connections join no channel
   CHECK(idle.members == 4);       // a later value replaces an earlier one
+  CHECK(idle.hold_s == 10);
+
+  auto presence = parse({"presence", "--members", "10000", "--watchers", "0.05", "--watch",
+                         "100", "--connect-rate", "2000", "--admin-token", "a", "--secret", "s"});
+  CHECK(presence.mode == "presence");
+  CHECK(presence.members == 10000);
+  CHECK(presence.watchers == 0.05);
+  CHECK(presence.watch == 100);
+  CHECK(client_count(presence) == 10000);
+}
+
+TEST_CASE("parley-bench fills mode defaults the flags left open", "[bench][options]") {
+  auto presence = parse({"presence", "--admin-token", "a", "--secret", "s"});
+  CHECK(presence.members == 10000);
+  CHECK(presence.watchers == 0.05);
+  CHECK(presence.watch == 100);
+  CHECK(presence.hold_s == 2);
+  CHECK(presence.drain_s == 2);
+  auto idle = parse({"idle", "--target", "ws"});
+  CHECK(idle.hold_s == 5);
+  CHECK(parse({"throughput", "--target", "ws"}).drain_s == 5);
+  CHECK(parse({"presence", "--watchers", "0", "--members", "1", "--admin-token", "a",
+               "--secret", "s"}).watchers == 0);
 }
 
 TEST_CASE("parley-bench refuses bad flags with one line naming the flag", "[bench][options]") {
@@ -92,4 +115,13 @@ TEST_CASE("parley-bench refuses bad flags with one line naming the flag", "[benc
   CHECK_THROWS_WITH(parse({"fanout", "--target", "ws", "--members"}),
                     Catch::Contains("'--members'"));
   CHECK_THROWS_WITH(parse({"fanout", "--target", "ws", "extra"}), "unexpected argument 'extra'");
+  CHECK_THROWS_WITH(parse({"presence", "--target", "ws"}), Catch::StartsWith(
+                      "presence needs --target parley"));
+  CHECK_THROWS_WITH(parse({"presence", "--watchers", "1.5"}),
+                    "--watchers is a fraction of the members, 0 ... 1, got '1.5'");
+  CHECK_THROWS_WITH(parse({"presence", "--watch", "501"}),
+                    Catch::StartsWith("--watch must be at most 500"));
+  CHECK_THROWS_WITH(parse({"presence", "--members", "100", "--watch", "100", "--admin-token",
+                           "a", "--secret", "s"}),
+                    Catch::StartsWith("--watch must be below --members"));
 }

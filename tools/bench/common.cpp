@@ -5,6 +5,7 @@
 #include <cstdarg>
 #include <cstdio>
 #include <ctime>
+#include <iterator>
 
 namespace parley::bench {
 
@@ -63,10 +64,12 @@ bool hello_ack_lists(std::string_view hello_ack, const std::string& channel) {
 }
 
 ojson frames_json(const fleet& f) {
-  static const char* names[] = {"hello_ack",      "message.new",     "message.ack",
-                                "message.backfill", "channel.cursor", "channel.joined",
-                                "channel.left",   "presence.update", "presence.state",
-                                "error",          "pong",            "other"};
+  static const char* names[] = {"hello_ack",        "message.new",     "message.ack",
+                                "message.backfill", "channel.cursor",  "channel.joined",
+                                "channel.left",     "presence.update", "presence.state",
+                                "presence.users",   "error",           "pong",
+                                "other"};
+  static_assert(std::size(names) == frame_kinds);
   ojson j = ojson::object();
   for (size_t i = 0; i < f.frames_by_kind().size(); ++i)
     if (f.frames_by_kind()[i] > 0)

@@ -210,24 +210,42 @@ void fleet::close_all() {
   io_.poll();
 }
 
+void fleet::close(size_t client) {
+  auto& c = *clients_[client];
+  if (c.st == ws_client::state::ready)
+    --ready_;
+  c.abort();
+}
+
 fleet::connect_report fleet::connect_all() {
   if (cfg_.target == target_kind::parley && !workspace_id::parse(cfg_.workspace))
     throw std::invalid_argument("workspace must look like W1");
   connecting_ = true;
   connect_start_ = steady::now();
+  first_to_start_ = next_to_start_;
   auto last_progress = connect_start_;
-  size_t total = clients_.size();
+  size_t total = clients_.size() - first_to_start_;
+  // Earlier clients may close meanwhile: count this call's clients by their own numbers.
+  size_t failed0 = failed_;
+  auto failures0 = failures_;
+  auto ready_now = [&] {
+    size_t n = 0;
+    for (size_t i = first_to_start_; i < clients_.size(); ++i)
+      n += ready(i) ? 1 : 0;
+    return n;
+  };
   auto print_progress = [&](bool final) {
+    size_t ready = ready_now();
     if (progress_hook)
-      return progress_hook(ready_, failed_, pending_);
+      return progress_hook(ready, failed_ - failed0, pending_);
     double secs = std::chrono::duration<double>(steady::now() - connect_start_).count();
     std::fprintf(stderr,
                  "\rconnecting: %zu/%zu ready, %zu failed, %zu in flight, %.0f/s, %.1f s   %s",
-                 ready_, total, failed_, pending_,
-                 secs > 0 ? static_cast<double>(ready_) / secs : 0.0, secs, final ? "\n" : "");
+                 ready, total, failed_ - failed0, pending_,
+                 secs > 0 ? static_cast<double>(ready) / secs : 0.0, secs, final ? "\n" : "");
     std::fflush(stderr);
   };
-  while (ready_ + failed_ < total) {
+  while (next_to_start_ < clients_.size() || pending_ > 0) {
     start_connects();
     step();
     if (steady::now() - last_progress >= std::chrono::milliseconds(250)) {
@@ -238,9 +256,11 @@ fleet::connect_report fleet::connect_all() {
   print_progress(true);
   connecting_ = false;
   connect_report r;
-  r.ready = ready_;
-  r.failed = failed_;
-  r.failures = failures_;
+  r.ready = ready_now();
+  r.failed = failed_ - failed0;
+  for (auto& [why, n] : failures_)
+    if (size_t added = n - failures0[why]; added > 0)
+      r.failures[why] = added;
   r.seconds = std::chrono::duration<double>(steady::now() - connect_start_).count();
   return r;
 }
@@ -249,7 +269,7 @@ void fleet::start_connects() {
   double elapsed = std::chrono::duration<double>(steady::now() - connect_start_).count();
   auto allowed = static_cast<size_t>(std::floor(elapsed * cfg_.connect_rate)) + 1;
   int64_t exp = static_cast<int64_t>(std::time(nullptr)) + 3600;
-  while (next_to_start_ < clients_.size() && next_to_start_ < allowed
+  while (next_to_start_ < clients_.size() && next_to_start_ - first_to_start_ < allowed
          && pending_ < cfg_.max_pending) {
     auto& c = *clients_[next_to_start_];
     std::optional<net::ip::address> source;

@@ -128,16 +128,21 @@ public:
   bool ready(size_t client) const { return clients_[client]->st == ws_client::state::ready; }
   size_t ready_count() const { return ready_; }
 
-  /// Outcome of the connect phase.
+  /// Outcome of the connect phase, for the clients it started.
   struct connect_report {
     size_t ready = 0, failed = 0;
     double seconds = 0;
     std::map<std::string, size_t> failures;  // reason -> count
   };
 
-  /// Connects every client at the configured rate, printing a progress line on stderr (or
-  /// calling progress_hook instead, in workers); returns when each one is ready or failed.
+  /// Connects every client added since the previous call (all of them, the first time) at the
+  /// configured rate, printing a progress line on stderr (or calling progress_hook instead, in
+  /// workers); returns when each one is ready or failed.
   connect_report connect_all();
+
+  /// Closes one client's socket without a close handshake; it no longer counts as ready and
+  /// the observer hears nothing of it.
+  void close(size_t client);
 
   /// Replaces the connect progress line: called with ready, failed, in flight.
   std::function<void(size_t, size_t, size_t)> progress_hook;
@@ -172,7 +177,7 @@ public:
   void close_all();
 
   /// Frames received per kind, over the fleet's life.
-  const std::array<uint64_t, 12>& frames_by_kind() const { return frames_by_kind_; }
+  const std::array<uint64_t, frame_kinds>& frames_by_kind() const { return frames_by_kind_; }
   uint64_t closed_after_ready() const { return closed_after_ready_; }
   const std::map<std::string, size_t>& close_reasons() const { return close_reasons_; }
   uint64_t unparsed_frames() const { return unparsed_; }
@@ -198,6 +203,7 @@ private:
   // connect phase
   bool connecting_ = false;
   steady::time_point connect_start_;
+  size_t first_to_start_ = 0;  // the first client of the current connect_all
   size_t next_to_start_ = 0, pending_ = 0, ready_ = 0, failed_ = 0;
   std::map<std::string, size_t> failures_;
 
@@ -205,7 +211,7 @@ private:
   steady::time_point next_housekeeping_;
   size_t ping_cursor_ = 0;
   int64_t last_frame_ns_ = 0;
-  std::array<uint64_t, 12> frames_by_kind_{};
+  std::array<uint64_t, frame_kinds> frames_by_kind_{};
   uint64_t unparsed_ = 0, closed_after_ready_ = 0;
   std::map<std::string, size_t> close_reasons_;
 };

@@ -31,6 +31,7 @@ frame_kind kind_of(std::string_view t) {
   if (t == "channel.joined") return frame_kind::channel_joined;
   if (t == "channel.left") return frame_kind::channel_left;
   if (t == "presence.state") return frame_kind::presence_state;
+  if (t == "presence.users") return frame_kind::presence_users;
   return frame_kind::other;
 }
 

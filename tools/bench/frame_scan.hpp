@@ -1,5 +1,6 @@
 #pragma once
 
+#include <cstddef>
 #include <cstdint>
 #include <optional>
 #include <string_view>
@@ -9,8 +10,11 @@ namespace parley::bench {
 /// Server frame types the bench tells apart (docs/protocol.md "Server -> client").
 enum class frame_kind {
   hello_ack, message_new, message_ack, message_backfill, channel_cursor, channel_joined,
-  channel_left, presence_update, presence_state, error, pong, other
+  channel_left, presence_update, presence_state, presence_users, error, pong, other
 };
+
+/// How many frame kinds there are (`other` is the last).
+inline constexpr size_t frame_kinds = static_cast<size_t>(frame_kind::other) + 1;
 
 /// The fields the bench reads from a frame; views point into the frame text.
 struct scanned_frame {

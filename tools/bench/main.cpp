@@ -98,6 +98,8 @@ int main(int argc, char** argv) {
       result = run_throughput(o, admin.get(), pool.get());
     else if (o.mode == "fanout")
       result = run_fanout(o, admin.get(), pool.get());
+    else if (o.mode == "presence")
+      result = run_presence(o, *admin);  // parse_options allows only --target parley
     else
       result = run_idle(o, admin.get(), pool.get());
     ojson doc;

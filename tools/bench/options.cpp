@@ -118,7 +118,8 @@ po::options_description describe(options& o, bool& channels_set, const std::stri
     ("user-base", count("N", o.user_base, 1), "first user number (default: from the clock)")
     ("settle", number("S", o.settle_s, 0),
      "max seconds to wait for setup traffic (presence) to calm (30)")
-    ("members", count("N", o.members, 1), "members per channel (throughput 10, fanout 1000)")
+    ("members", count("N", o.members, 1),
+     "members per channel (throughput 10, fanout 1000, presence 10000)")
     ("channels", value("C", [&](text v) {
        o.channels = o.idle_channels = to_count(flag, v, 1);
        channels_set = true;
@@ -131,7 +132,8 @@ po::options_description describe(options& o, bool& channels_set, const std::stri
     ("duration", number("T", o.duration_s, 0.1), "seconds of sending (10)")
     ("rate", number("R", o.rate, 0), "msgs/s per sender (0: as fast as the window allows)")
     ("window", count("W", o.window, 1), "max unacked messages per sender (8)")
-    ("drain", number("S", o.drain_s, 0), "seconds to wait for stragglers after sending (5)");
+    ("drain", number("S", o.drain_s, 0), "seconds to wait for stragglers after sending (5); "
+     "presence: after closing (2)");
 
   po::options_description fanout("fanout flags", 100);
   fanout.add_options()
@@ -143,10 +145,26 @@ po::options_description describe(options& o, bool& channels_set, const std::stri
   po::options_description idle("idle flags", 100);
   idle.add_options()
     ("connections", count("N", o.connections, 1), "clients to connect (1000)")
-    ("hold", number("S", o.hold_s, 0), "seconds to hold them (5)");
+    ("hold", number("S", o.hold_s, 0), "seconds to hold them (5); presence: between the "
+     "members' connect phase and their close (2; >= 1.2 lets the node push both transitions "
+     "of a user at once, it pushes one per user per second)");
+
+  po::options_description presence("presence flags", 100);
+  presence.add_options()
+    ("watchers", value("F", [&](text v) {
+       o.watchers = to_number(flag, v, 0);
+       if (o.watchers > 1)
+         throw usage_error(flag + " is a fraction of the members, 0 ... 1, got '" + v + "'");
+     }), "fraction of the members that connect first and subscribe (0.05)")
+    ("watch", value("K", [&](text v) {
+       o.watch = to_count(flag, v, 1);
+       if (o.watch > 500)
+         throw usage_error(flag + " must be at most 500 (the node's presence.subscribe-max), got '"
+                           + v + "'");
+     }), "users each watcher subscribes to, in frames of at most 100 ids (100, at most 500)");
 
   po::options_description all(100);
-  all.add(common).add(throughput).add(fanout).add(idle);
+  all.add(common).add(throughput).add(fanout).add(idle).add(presence);
   return all;
 }
 
@@ -166,6 +184,12 @@ std::string usage_text() {
          "              reached all N connections (or X ms passed) plus P ms.\n"
          "  idle        connects N clients, holds them S seconds, reports node RSS per\n"
          "              connection.\n"
+         "  presence    one channel of N members (Parley only; above the node's\n"
+         "              presence.push-max-members, so only subscriptions push presence): a\n"
+         "              fraction F of them connect first and each subscribes to K others; then\n"
+         "              the rest connect, are held S seconds and close. Counts the watchers'\n"
+         "              presence.update frames against the expected ones (one per watcher of a\n"
+         "              user per transition) and the node's CPU per transition.\n"
       << describe(unused, channels_set, flag)
       << "\n"
          "targets (latency = receive time - send time embedded in the payload, every target):\n"
@@ -197,6 +221,8 @@ std::string usage_text() {
          "  parley-bench fanout --members 50000 --node URL1 --node URL2 --node URL3 \\\n"
          "    --node-pid P1 --node-pid P2 --node-pid P3 --connect-rate 2000\n"
          "  parley-bench fanout --target ws --members 2000 --node http://127.0.0.1:3101\n"
+         "  parley-bench presence --members 10000 --watchers 0.05 --watch 100 --node URL \\\n"
+         "    --node-pid P --connect-rate 2000\n"
          "\n"
          "Start the node for benchmarks with its rate limits lifted, e.g.:\n"
          "  PARLEY_JWT_SECRET=s PARLEY_ADMIN_TOKEN=a parleyd --data-dir /tmp/bench-data \\\n"
@@ -220,7 +246,7 @@ options parse_options(int argc, char** argv) {
       o.mode = "--help";
   if (o.mode == "-h" || o.mode == "--help")
     return o;
-  if (o.mode != "throughput" && o.mode != "fanout" && o.mode != "idle")
+  if (o.mode != "throughput" && o.mode != "fanout" && o.mode != "idle" && o.mode != "presence")
     throw usage_error("unknown mode '" + o.mode + "'");
 
   bool channels_set = false;
@@ -263,7 +289,16 @@ options parse_options(int argc, char** argv) {
   if (parley && o.secret.empty())
     throw usage_error("no JWT secret: set PARLEY_JWT_SECRET or pass --secret");
   if (o.members == 0)
-    o.members = o.mode == "fanout" ? 1000 : 10;
+    o.members = o.mode == "fanout" ? 1000 : o.mode == "presence" ? 10000 : 10;
+  if (o.hold_s < 0)
+    o.hold_s = o.mode == "presence" ? 2 : 5;
+  if (o.drain_s < 0)
+    o.drain_s = o.mode == "presence" ? 2 : 5;
+  if (o.mode == "presence" && !parley)
+    throw usage_error("presence needs --target parley (the peers have no presence "
+                      "subscriptions)");
+  if (o.mode == "presence" && o.watchers > 0 && o.watch >= o.members)
+    throw usage_error("--watch must be below --members (each watcher watches other members)");
   if (!channels_set)
     o.idle_channels = 0;
   if (o.senders == 0)
@@ -276,7 +311,7 @@ options parse_options(int argc, char** argv) {
 size_t client_count(const options& o) {
   if (o.mode == "throughput")
     return o.channels * o.members;
-  if (o.mode == "fanout")
+  if (o.mode == "fanout" || o.mode == "presence")
     return o.members;
   return o.connections;
 }

@@ -21,7 +21,7 @@ struct node_address {
 
 /// Everything the command line sets; fields unused by a mode are ignored.
 struct options {
-  std::string mode;                          // throughput | fanout | idle
+  std::string mode;                          // throughput | fanout | idle | presence
   std::string target = "parley";             // parley | socketio | ws
   std::string node = "http://127.0.0.1:8080";  // the first --node: admin calls go there
   std::string host = "127.0.0.1";            // from --node, always a loopback address
@@ -41,13 +41,15 @@ struct options {
   uint64_t user_base = 0;                    // first user number; 0 = derived from the clock
   // throughput
   size_t channels = 10;
-  size_t members = 0;                        // 0 = mode default (throughput 10, fanout 1000)
+  size_t members = 0;                        // 0 = mode default (throughput 10, fanout 1000,
+                                             // presence 10000)
   size_t senders = 0;                        // 0 = one per channel
   double duration_s = 10;
   double rate = 0;                           // msgs/s per sender; 0 = as fast as the window allows
   size_t window = 8;                         // max unacked messages per sender
   size_t text_bytes = 0;                     // pad message text to this size
-  double drain_s = 5;                        // after the send window, wait for stragglers
+  double drain_s = -1;                       // after sending / closing, wait for stragglers;
+                                             // < 0 = mode default (5, presence 2)
   // fanout
   size_t messages = 20;
   unsigned pause_ms = 200;
@@ -55,7 +57,10 @@ struct options {
   // idle
   size_t connections = 1000;
   size_t idle_channels = 0;                  // idle: spread connections over this many channels
-  double hold_s = 5;
+  double hold_s = -1;                        // < 0 = mode default (idle 5, presence 2)
+  // presence
+  double watchers = 0.05;                    // fraction of the members that subscribe
+  size_t watch = 100;                        // users each watcher subscribes to
 };
 
 /// How many clients the mode opens in total.

@@ -14,6 +14,14 @@ process_plan plan_processes(const options& o, uint64_t fd_limit) {
   p.publishers = o.mode != "fanout" ? 0 : o.target == "parley" ? 1 : o.nodes.size();
   if (p.clients <= p.per_process)
     return p;
+  if (o.mode == "presence") {
+    // The watchers' expectations span every member: one process sees all of them.
+    p.error = "presence runs in one process: " + std::to_string(p.clients)
+              + " members exceed " + std::to_string(p.per_process)
+              + " connections per process (--per-worker, RLIMIT_NOFILE "
+              + std::to_string(fd_limit) + ")";
+    return p;
+  }
   if (o.mode == "throughput") {
     // Workers own whole channels, so each checks its own deliveries.
     size_t per = o.members > 0 ? p.per_process / o.members : 0;

@@ -21,4 +21,9 @@ ojson run_fanout(const options& o, admin_api* admin, worker_pool* pool);
 /// N idle connections held for a while: node RSS per connection.
 ojson run_idle(const options& o, admin_api* admin, worker_pool* pool);
 
+/// One channel of N members, a fraction of them subscribed to others' presence
+/// (docs/protocol.md "Presence subscriptions"); the rest connect and close: presence.update
+/// frames received against expected, node CPU per transition. One process, Parley only.
+ojson run_presence(const options& o, admin_api& admin);
+
 } // namespace parley::bench
