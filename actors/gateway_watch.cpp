@@ -30,25 +30,27 @@ void subscribe_at(gateway_self self, const std::string& home, workspace_id ws,
   }
 }
 
-void push_update(gateway_state& st, const gateway_state::watched_user& w, uint64_t except = 0) {
+void push_update(gateway_state& st, const gateway_state::watched_user& w) {
   auto frame = share(encode_presence_update(w.who.user, w.status));
   for (auto conn : w.conns)
-    if (auto c = st.connections.find(conn); conn != except && c != st.connections.end())
+    if (auto c = st.connections.find(conn); c != st.connections.end())
       c->second.sink->push_control(frame);
 }
 
-/// Takes a home's answer: confirmed subscriptions and their statuses; a status that changed
-/// goes to the watchers (but `requester`, who gets presence.users).
-void take_statuses(gateway_state& st, workspace_id ws, const std::vector<presence_entry>& now,
-                   uint64_t requester) {
+/// Takes a home's answer: confirmed subscriptions and their statuses. A status that changed
+/// since an earlier confirmed answer (a new home after a cluster change) goes to the watchers;
+/// a first answer is no transition: each watcher gets it in its own presence.users.
+void take_statuses(gateway_state& st, workspace_id ws, const std::vector<presence_entry>& now) {
   for (auto& e : now) {
     auto w = st.watched.find(user_key(principal{ws, e.user}));
     if (w == st.watched.end())
       continue;
+    bool known = w->second.subscribed;
     w->second.subscribed = true;
     if (w->second.status != e.status) {
       w->second.status = e.status;
-      push_update(st, w->second, requester);
+      if (known)
+        push_update(st, w->second);
     }
   }
 }
@@ -99,7 +101,7 @@ caf::result<std::vector<presence_entry>> watch(gateway_self self, uint64_t conn,
     subscribe_at(
       self, home, ws, list,
       [=](const std::vector<presence_entry>& now) mutable {
-        take_statuses(self->state, ws, now, conn);
+        take_statuses(self->state, ws, now);
         answer->insert(answer->end(), now.begin(), now.end());
         done();
       },
@@ -157,7 +159,7 @@ void resubscribe_all(gateway_self self) {
     auto ws = where.first;
     subscribe_at(
       self, where.second, ws, list,
-      [=](const std::vector<presence_entry>& now) { take_statuses(self->state, ws, now, 0); },
+      [=](const std::vector<presence_entry>& now) { take_statuses(self->state, ws, now); },
       [=](caf::error&) {
         // Not confirmed: the next presence.subscribe of one of these users asks again.
         for (auto u : list)

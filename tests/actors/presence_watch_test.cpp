@@ -98,23 +98,27 @@ TEST_CASE("connections of one node that subscribe to the same user at once get i
           "[actors][presence][watch]") {
   test_db db;
   actor_fixture fx{db};
+  auto b = fx.join(principal{ws, u2});
   auto a = fx.join(principal{ws, u1});
   auto a2 = fx.join(principal{ws, u4});
   a.sink->take_new();
   a2.sink->take_new();
-  fx.inject(a, subscribe({u2}));
-  fx.inject(a2, subscribe({u2})); // before u2's home answered the first
+  fx.inject(a, subscribe({u2, u3}));
+  fx.inject(a2, subscribe({u2, u3})); // before the home answered the first
   fx.run();
   for (auto* c : {&a, &a2}) {
     auto frames = c->sink->take_new();
     CHECK(watched_updates(frames).empty());
     auto answers = filter(frames, "presence.users");
     REQUIRE(answers.size() == 1);
-    CHECK(statuses(answers[0]) == std::map<std::string, std::string>{{"U2", "offline"}});
+    CHECK(statuses(answers[0]) == std::map<std::string, std::string>{{"U2", "online"},
+                                                                     {"U3", "offline"}});
   }
-  auto b = fx.join(principal{ws, u2});
-  CHECK(watched_updates(a.sink->take_new()) == std::vector<std::string>{"U2 online"});
-  CHECK(watched_updates(a2.sink->take_new()) == std::vector<std::string>{"U2 online"});
+  auto c = fx.join(principal{ws, u3});
+  CHECK(watched_updates(a.sink->take_new()) == std::vector<std::string>{"U3 online"});
+  CHECK(watched_updates(a2.sink->take_new()) == std::vector<std::string>{"U3 online"});
+  fx.socket_closed(b);
+  CHECK(watched_updates(a.sink->take_new()) == std::vector<std::string>{"U2 offline"});
 }
 
 TEST_CASE("a connection watches at most presence.subscribe-max users; a subscribe over it is "
