@@ -23,7 +23,7 @@ using deadline_atom = caf::atom_constant<caf::atom("deadline")>; // INTERNAL
 
 // group commit
 using append_atom = caf::atom_constant<caf::atom("append")>;
-using flush_atom = caf::atom_constant<caf::atom("flush")>;       // INTERNAL
+using flush_atom = caf::atom_constant<caf::atom("flush")>;       // INTERNAL (outbox too)
 
 // storage worker
 using dedup_atom = caf::atom_constant<caf::atom("dedup")>;
@@ -46,6 +46,9 @@ using rehome_atom = caf::atom_constant<caf::atom("rehome")>;
 using watch_atom = caf::atom_constant<caf::atom("watch")>;       // presence.subscribe
 using unwatch_atom = caf::atom_constant<caf::atom("unwatch")>;   // presence.unsubscribe
 using watched_atom = caf::atom_constant<caf::atom("watched")>;   // a watched user's transition
+
+// peer outbox
+using probe_atom = caf::atom_constant<caf::atom("probe")>; // INTERNAL
 
 // presence
 using wire_atom = caf::atom_constant<caf::atom("wire")>;         // spawn-time wiring

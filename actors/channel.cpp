@@ -52,7 +52,7 @@ std::vector<gateway_actor> every_gateway(const channel_state& st) {
 void tell_all_gateways(channel_self self, const std::vector<user_id>& joined) {
   auto& st = self->state;
   for (auto& gw : every_gateway(st))
-    self->send(gw, joined_atom::value, st.id, st.workspace, joined, st.durable_seq());
+    send_in_order(self, gw, joined_atom::value, st.id, st.workspace, joined, st.durable_seq());
 }
 
 // -- passivation ---------------------------------------------------------------------------
@@ -423,7 +423,7 @@ caf::result<bool> on_remove(channel_self self, user_id user) {
           st.members.erase(user);
           drop_member(self, user);
           for (auto& gw : every_gateway(st))
-            self->send(gw, left_atom::value, st.id, st.workspace, user);
+            send_in_order(self, gw, left_atom::value, st.id, st.workspace, user);
         }
         rp.deliver(removed);
       },

@@ -6,6 +6,7 @@
 #include "actors/interfaces.hpp"
 #include "actors/node_env.hpp"
 #include "actors/peer_circuits.hpp"
+#include "actors/peer_outbox.hpp"
 #include "actors/placement.hpp"
 #include "actors/workspace_quota.hpp"
 
@@ -23,6 +24,7 @@ struct channel_deps {
   std::weak_ptr<channel_directory> directory; // left on passivation (weak: it spawns channels)
   std::shared_ptr<workspace_quota> quotas;    // the workspace's bucket, taken at activation
   std::shared_ptr<peer_circuits> circuits;    // a peer's circuit, taken at first delivery
+  std::shared_ptr<peer_outboxes> outboxes;    // a peer's outbox, taken at first delivery
 };
 
 using channel_deps_ptr = std::shared_ptr<const channel_deps>;

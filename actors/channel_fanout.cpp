@@ -17,8 +17,8 @@ delivery cursor_delivery(const channel_state& st) {
   return d;
 }
 
-/// Catch-up for a peer an open circuit cut off: a tick when its circuit lets the next probe
-/// through (`due`), so even a quiet channel tells that peer's clients what they missed.
+/// Catch-up for a slow peer that was owed cursors instead of messages: a tick at `due`, so
+/// even a quiet channel tells that peer's clients what they missed.
 void schedule_catch_up(channel_self self, caf::actor_clock::time_point due) {
   auto& fo = self->state.fanout;
   if (fo.catch_up_scheduled && fo.catch_up_at <= due)
@@ -29,71 +29,57 @@ void schedule_catch_up(channel_self self, caf::actor_clock::time_point due) {
   self->delayed_send(self, due > now ? due - now : caf::timespan{0}, catchup_atom::value);
 }
 
-/// Sends `d` as a request the peer's gateway answers once it has pushed it. Busy is not dead:
-/// an answer after the deadline marks the peer slow; only no answer for `peer_dead_after`,
-/// with no other confirmation from that peer meanwhile, is a failure of its circuit.
-void confirmed_send(channel_self self, const gateway_actor& gw, const delivery& d,
-                    std::shared_ptr<peer_circuit> circuit) {
-  auto& st = self->state;
-  auto& link = st.fanout.links[gw];
-  auto asked = self->clock().now();
-  link.confirming = true;
-  link.confirm_sent = asked;
-  auto done = [=] {
-    auto& links = self->state.fanout.links;
-    if (auto i = links.find(gw); i != links.end())
-      i->second.confirming = false;
-  };
-  auto& lim = st.deps->env.limits;
-  self->request(gw, std::max(lim.peer_dead_after, lim.internode_deadline), deliver_atom::value, d)
-    .then(
-      [=]() {
-        done();
-        auto now = self->clock().now();
-        circuit->confirmed(now, now - asked > self->state.deps->env.limits.internode_deadline);
-      },
-      [=](caf::error&) {
-        done();
-        circuit->unanswered(asked, self->clock().now());
-        auto& links = self->state.fanout.links;
-        auto i = links.find(gw);
-        if (i != links.end() && circuit->state() != circuit_breaker::state::closed) {
-          // This miss opened the circuit (or was its probe): whether the peer ever pushes
-          // what it got is unknown, so it is owed a cursor, and even a quiet channel comes
-          // back to probe.
-          i->second.behind = true;
-          schedule_catch_up(self, circuit->next_probe());
-        }
-      });
-}
-
-/// True if `link`'s peer is slow: its latest confirmation came after the deadline, or this
-/// channel's confirmation is out for longer than that.
-bool slow_peer(const channel_fanout::peer_link& link, caf::actor_clock::time_point now,
-               caf::timespan deadline) {
-  return link.circuit->slow() || (link.confirming && now - link.confirm_sent > deadline);
-}
-
-/// Owes the peer of `link` a channel.cursor for what it was not sent, sent by the catch-up
-/// tick at `due`.
+/// Owes the peer of `link` a channel.cursor for what a slow peer was not sent, sent by the
+/// catch-up tick at `due`.
 void owe_cursor(channel_self self, channel_fanout::peer_link& link,
                 caf::actor_clock::time_point due) {
   link.behind = true;
   schedule_catch_up(self, due);
 }
 
+/// Owes the peer of `link` a channel.cursor for what its open circuit skipped. No tick: the
+/// peer's outbox sends this channel a catchup once a probe closes the circuit.
+void owe_cursor_after_close(channel_self self, channel_fanout::peer_link& link) {
+  link.behind = true;
+  if (link.awaits_close)
+    return;
+  link.awaits_close = true;
+  self->send(link.outbox, catchup_atom::value, caf::actor_cast<channel_actor>(self));
+}
+
+/// The link toward another node's gateway, with its outbox and circuit looked up on first use.
+channel_fanout::peer_link& link_of(channel_self self, const gateway_actor& gw) {
+  auto& deps = *self->state.deps;
+  auto& link = self->state.fanout.links[gw];
+  if (!link.outbox) {
+    // Two short lookups, then the outbox and circuit are kept.
+    auto peer = deps.nodes->name_of(gw);
+    if (!peer.empty()) {
+      auto& lim = deps.env.limits;
+      link.outbox = deps.outboxes->of(gw, peer);
+      if (lim.internode_deadline.count() > 0)
+        link.circuit = deps.circuits->of(peer, lim.circuit_failures, lim.circuit_probe_interval);
+    }
+  }
+  return link;
+}
+
+/// This node's outbox toward the gateway `gw` of another node; null for this node's own
+/// gateway or one that is not a live peer's.
+peer_outbox_actor outbox_for(channel_self self, const gateway_actor& gw) {
+  if (gw == self->state.deps->gateway)
+    return {};
+  return link_of(self, gw).outbox;
+}
+
 /// Sends one delivery to a node gateway, counting those that cross to another node. Returns
 /// false if it was not sent: the peer's circuit is open, or the peer is slow and this channel
 /// is large enough to owe it a cursor instead (DMs and small channels keep pushing).
 ///
-/// Confirmation is cheap: at most ONE delivery per (channel, peer) is out as a request, and
-/// at most one starts per fifth of the deadline; the others go as plain sends. A gateway
-/// handles one sender's messages in order, so a confirmed delivery vouches for those sent
-/// before it, and a stuck peer still fails the request that is out. (A request/response
-/// over BASP costs ~20 us of node CPU; confirming every delivery measured +20% CPU per
-/// delivery on a 3-node cluster.) Deliveries an open circuit skips are not queued for later
-/// (the channel must not pile up messages for a stuck node): once the circuit lets deliveries
-/// through, the peer's clients see a seq gap on the next message.new, or get a
+/// Deliveries to another node go through this node's outbox toward it, which batches them
+/// and confirms them cumulatively (actors/peer_outbox.hpp). Deliveries an open circuit skips
+/// are not queued for later (the channel must not pile up messages for a stuck node): once the
+/// circuit closes, the peer's clients see a seq gap on the next message.new, or get a
 /// channel.cursor (catch-up tick, or ahead of a presence update), and backfill.
 bool deliver_to(channel_self self, const gateway_actor& gw, const delivery& d) {
   auto& st = self->state;
@@ -105,43 +91,35 @@ bool deliver_to(channel_self self, const gateway_actor& gw, const delivery& d) {
     return true;
   }
   auto& lim = deps.env.limits;
-  auto& link = st.fanout.links[gw];
-  if (!link.circuit && lim.internode_deadline.count() > 0) {
-    // First delivery to this peer: two short lookups, then the circuit is kept.
-    auto peer = deps.nodes->name_of(gw);
-    if (!peer.empty())
-      link.circuit = deps.circuits->of(peer, lim.circuit_failures, lim.circuit_probe_interval);
-  }
-  if (!link.circuit) {
-    // Circuits off, or not a live peer any more (its down message is on the way).
+  auto& link = link_of(self, gw);
+  if (!link.outbox) {
+    // Not a live peer any more (its down message is on the way).
     ++deps.env.counters->deliveries_sent_remote;
     self->send(gw, deliver_atom::value, d);
     return true;
   }
   auto now = self->clock().now();
-  auto verdict = link.circuit->attempt(now);
-  if (verdict == circuit_breaker::verdict::skip) {
-    owe_cursor(self, link, link.circuit->next_probe());
-    return false;
-  }
-  if (d.kind == delivery_kind::message && st.members.size() > lim.overload_cursor_members
-      && slow_peer(link, now, lim.internode_deadline)) {
-    ++deps.env.counters->cursor_fanouts;
-    owe_cursor(self, link, now + lim.cursor_interval);
-    return false;
+  if (link.circuit) {
+    if (!link.circuit->admits()) {
+      owe_cursor_after_close(self, link);
+      return false;
+    }
+    link.awaits_close = false;
+    if (d.kind == delivery_kind::message && st.members.size() > lim.overload_cursor_members
+        && link.circuit->slow(now, lim.internode_deadline)) {
+      ++deps.env.counters->cursor_fanouts;
+      owe_cursor(self, link, now + lim.cursor_interval);
+      return false;
+    }
   }
   ++deps.env.counters->deliveries_sent_remote;
   if (link.behind) {
     link.behind = false;
     // A message.new or a cursor reveals the gap by itself; a presence update does not.
     if (d.kind == delivery_kind::control)
-      self->send(gw, deliver_atom::value, cursor_delivery(st));
+      self->send(link.outbox, deliver_atom::value, cursor_delivery(st));
   }
-  if (verdict == circuit_breaker::verdict::probe
-      || (!link.confirming && now - link.confirm_sent >= lim.internode_deadline / 5))
-    confirmed_send(self, gw, d, link.circuit);
-  else
-    self->send(gw, deliver_atom::value, d);
+  self->send(link.outbox, deliver_atom::value, d);
   return true;
 }
 
@@ -269,7 +247,23 @@ void on_catch_up_tick(channel_self self) {
     return;
   auto d = cursor_delivery(st);
   for (auto& gw : owed)
-    deliver_to(self, gw, d); // skipped again: reschedules itself
+    deliver_to(self, gw, d); // skipped again: owed again
+}
+
+void send_in_order(channel_self self, const gateway_actor& gw, joined_atom a, channel_id ch,
+                   workspace_id ws, const std::vector<user_id>& users, uint64_t seq) {
+  if (auto outbox = outbox_for(self, gw))
+    self->send(outbox, a, ch, ws, users, seq);
+  else
+    self->send(gw, a, ch, ws, users, seq);
+}
+
+void send_in_order(channel_self self, const gateway_actor& gw, left_atom a, channel_id ch,
+                   workspace_id ws, user_id user) {
+  if (auto outbox = outbox_for(self, gw))
+    self->send(outbox, a, ch, ws, user);
+  else
+    self->send(gw, a, ch, ws, user);
 }
 
 void forget_link(channel_self self, const caf::actor_addr& gateway) {

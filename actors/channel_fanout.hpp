@@ -23,10 +23,10 @@ using channel_self = channel_actor::stateful_pointer<channel_state>;
 struct channel_fanout {
   /// The delivery path to another node's gateway.
   struct peer_link {
+    peer_outbox_actor outbox;              // null if the gateway is not a live peer's
     std::shared_ptr<peer_circuit> circuit; // null while circuits are off or the peer unknown
-    bool confirming = false; // a delivery awaiting confirmation is out
-    caf::actor_clock::time_point confirm_sent; // when the last one went out
-    bool behind = false;     // deliveries were skipped (open circuit): owes the peer a cursor
+    bool behind = false; // deliveries were skipped: owes the peer a cursor
+    bool awaits_close = false; // skipped by an open circuit: the outbox tells when it closes
   };
   std::map<gateway_actor, peer_link> links; // remote gateways with online members
   bool catch_up_scheduled = false;
@@ -49,8 +49,16 @@ void fan_out_control(channel_self self, frame_ptr frame);
 /// The cursor tick: sends the pending channel.cursor.
 void on_cursor_tick(channel_self self);
 
-/// The catch-up tick: a channel.cursor to every peer whose deliveries were skipped.
+/// The catch-up tick, or an outbox whose circuit closed: a channel.cursor to every peer whose
+/// deliveries were skipped.
 void on_catch_up_tick(channel_self self);
+
+/// Membership changes to a gateway, in the order of this channel's deliveries to it: through
+/// the peer's outbox, or directly to this node's own gateway.
+void send_in_order(channel_self self, const gateway_actor& gw, joined_atom, channel_id ch,
+                   workspace_id ws, const std::vector<user_id>& users, uint64_t seq);
+void send_in_order(channel_self self, const gateway_actor& gw, left_atom, channel_id ch,
+                   workspace_id ws, user_id user);
 
 /// A gateway's node went down: forget its link.
 void forget_link(channel_self self, const caf::actor_addr& gateway);

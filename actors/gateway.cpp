@@ -135,6 +135,12 @@ gateway_actor::behavior_type gateway(gateway_self self, node_env env, storage_ac
       self->state.env.counters->gateway_backlog = self->mailbox().size();
       push(self->state, d);
     },
+    [=](deliver_atom, const delivery_batch& batch) {
+      auto probe = metrics_probe(self);
+      self->state.env.counters->gateway_backlog = self->mailbox().size();
+      for (auto& d : batch.items)
+        push(self->state, d);
+    },
     [=](rehome_atom, channel_id ch) {
       auto probe = metrics_probe(self);
       // A channel actor (re)activated: presence tells it who is online here.

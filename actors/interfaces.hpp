@@ -41,9 +41,12 @@ using gateway_actor = caf::typed_actor<
     std::vector<channel_position>>,
   // A connection closed.
   caf::reacts_to<unregister_atom, uint64_t>,
-  // Push a channel's frame to the local connections of the channel. When another node's
-  // channel asks with a request, the empty answer confirms the delivery within its deadline.
+  // Push a channel's frame to the local connections of the channel (from a channel of this
+  // node).
   caf::reacts_to<deliver_atom, delivery>,
+  // Deliveries from another node's outbox, pushed in order. When it asks with a request, the
+  // empty answer confirms this batch and every one before it.
+  caf::reacts_to<deliver_atom, delivery_batch>,
   // Members were added to a channel (channel.joined to their connections here).
   caf::reacts_to<joined_atom, channel_id, workspace_id, std::vector<user_id>, uint64_t>,
   // A member was removed from a channel (channel.left).
@@ -113,6 +116,21 @@ using channel_actor = caf::typed_actor<
   // storage deadline check.
   caf::reacts_to<idle_atom>, caf::reacts_to<cursor_atom>, caf::reacts_to<catchup_atom>,
   caf::reacts_to<coalesce_atom>, caf::reacts_to<deadline_atom>>;
+
+/// One per peer node of a node: every channel's deliveries to that peer's gateway, in batches
+/// (one BASP message each), with the cumulative confirmation that tells a slow peer from a dead
+/// one (docs/architecture.md "Backpressure", layer 3). Membership changes take the same path, so
+/// the peer sees each channel's deliveries and changes in the order the channel sent them.
+using peer_outbox_actor = caf::typed_actor<
+  // A channel's delivery for the peer.
+  caf::reacts_to<deliver_atom, delivery>,
+  // A channel's joined/left, forwarded after what was queued before them.
+  caf::reacts_to<joined_atom, channel_id, workspace_id, std::vector<user_id>, uint64_t>,
+  caf::reacts_to<left_atom, channel_id, workspace_id, user_id>,
+  // A channel skipped deliveries while the circuit was open: a catchup to it once it closes.
+  caf::reacts_to<catchup_atom, channel_actor>,
+  // INTERNAL: the mailbox is drained, send the batch; a probe of the open circuit is due.
+  caf::reacts_to<flush_atom>, caf::reacts_to<probe_atom>>;
 
 /// One per node: presence of the users connected here.
 using presence_actor = caf::typed_actor<

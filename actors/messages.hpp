@@ -95,6 +95,17 @@ typename Inspector::result_type inspect(Inspector& f, delivery& x) {
            x.ack_frame);
 }
 
+/// Deliveries of any channels of one node to one other node's gateway, sent as ONE message
+/// (docs/architecture.md "Backpressure", layer 3): in order, per channel as the channel sent them.
+struct delivery_batch {
+  std::vector<delivery> items;
+};
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, delivery_batch& x) {
+  return f(caf::meta::type_name("delivery_batch"), x.items);
+}
+
 /// A user's presence in a channel.
 struct presence_entry {
   user_id user;

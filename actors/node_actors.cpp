@@ -67,6 +67,7 @@ node_actors spawn_node_actors(caf::actor_system& sys, node_env env, node_storage
   node.nodes = std::make_shared<placement>(node.env.name);
   node.channels = std::make_shared<channel_directory>();
   node.circuits = std::make_shared<peer_circuits>();
+  node.outboxes = std::make_shared<peer_outboxes>(sys, node.env, node.circuits);
   // The presence actor and the gateway know each other: the presence actor learns its
   // gateway by message, before any connection exists.
   node.presence = sys.spawn(
@@ -78,7 +79,7 @@ node_actors spawn_node_actors(caf::actor_system& sys, node_env env, node_storage
   auto for_channels = std::make_shared<const channel_deps>(channel_deps{
     node.env, node.group_commit, node.store, node.gateway, node.nodes, node.channels,
     std::make_shared<workspace_quota>(lim.workspace_rate_per_s, lim.workspace_burst),
-    node.circuits});
+    node.circuits, node.outboxes});
   auto* system = &sys;
   auto* nodes = node.nodes.get(); // the directory holds the placement: it outlives the factory
   node.channels->set_factory(
@@ -99,6 +100,8 @@ void stop_node_actors(node_actors& node) {
     if (hdl)
       caf::anon_send_exit(hdl, caf::exit_reason::user_shutdown);
   };
+  if (node.outboxes)
+    node.outboxes->stop_all();
   stop(node.gateway);
   stop(node.presence);
   stop(node.group_commit);

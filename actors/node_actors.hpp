@@ -49,6 +49,7 @@ struct node_actors {
   std::shared_ptr<placement> nodes;
   std::shared_ptr<channel_directory> channels;
   std::shared_ptr<peer_circuits> circuits;
+  std::shared_ptr<peer_outboxes> outboxes;
   connection_deps_ptr for_connections; // what the listener spawns each connection with
 
   /// What the cluster actor is spawned with.

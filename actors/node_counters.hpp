@@ -10,6 +10,7 @@ struct node_counters {
   std::atomic<uint64_t> messages_acked{0};
   std::atomic<uint64_t> deliveries_received{0}; // message deliveries received by the gateway
   std::atomic<uint64_t> deliveries_sent_remote{0}; // channel -> gateway of another node
+  std::atomic<uint64_t> internode_batches_sent{0}; // outbox -> gateway of another node
   std::atomic<uint64_t> frames_pushed{0};
   std::atomic<uint64_t> rate_limited{0};
   std::atomic<uint64_t> gateway_backlog{0}; // the gateway's mailbox depth at its last delivery

@@ -2,25 +2,39 @@
 
 namespace parley {
 
+bool peer_circuit::admits() {
+  if (state() == circuit_breaker::state::closed)
+    return true;
+  ++skipped_;
+  return false;
+}
+
+void peer_circuit::asking(circuit_breaker::time_point at) {
+  asked_.store(at.time_since_epoch().count(), std::memory_order_release);
+}
+
+bool peer_circuit::slow(circuit_breaker::time_point now,
+                        circuit_breaker::duration deadline) const {
+  if (slow())
+    return true;
+  auto asked = asked_.load(std::memory_order_acquire);
+  return asked != 0 && now.time_since_epoch() - circuit_breaker::duration{asked} > deadline;
+}
+
 circuit_breaker::verdict peer_circuit::attempt(circuit_breaker::time_point now) {
   if (state() == circuit_breaker::state::closed)
     return circuit_breaker::verdict::send; // what the breaker answers when closed
   std::lock_guard<std::mutex> guard{mtx_};
   auto v = breaker_.attempt(now);
-  if (v == circuit_breaker::verdict::skip)
-    ++skipped_;
-  else if (v == circuit_breaker::verdict::probe)
+  if (v == circuit_breaker::verdict::probe)
     ++probes_;
   publish();
   return v;
 }
 
 void peer_circuit::confirmed(circuit_breaker::time_point now, bool late) {
-  auto at = now.time_since_epoch().count();
-  // Confirmations of several channels race: the clock only moves forward.
-  auto seen = last_progress_.load(std::memory_order_relaxed);
-  while (seen < at && !last_progress_.compare_exchange_weak(seen, at, std::memory_order_release))
-    ;
+  last_progress_.store(now.time_since_epoch().count(), std::memory_order_release);
+  asked_.store(0, std::memory_order_release);
   slow_.store(late, std::memory_order_release);
   if (late)
     misses_.fetch_add(1, std::memory_order_relaxed);
@@ -32,6 +46,7 @@ void peer_circuit::confirmed(circuit_breaker::time_point now, bool late) {
 }
 
 void peer_circuit::unanswered(circuit_breaker::time_point asked, circuit_breaker::time_point now) {
+  asked_.store(0, std::memory_order_release);
   if (last_progress() > asked)
     return; // it answered other deliveries since: busy, not dead
   std::lock_guard<std::mutex> guard{mtx_};

@@ -20,27 +20,39 @@ struct peer_circuit_row {
   uint64_t deadline_misses = 0; // confirmations later than the deadline (a slow peer)
   uint64_t failures = 0;        // confirmations that never came, with no progress at all
   uint64_t skipped = 0;         // deliveries not sent because the circuit was open
-  uint64_t probes = 0;          // deliveries let through to test an open circuit
+  uint64_t probes = 0;          // batches let through to test an open circuit
 };
 
-/// The circuit of this node's delivery path to one peer node, shared by every channel actor
-/// of the node: failures reported by any channel count for the peer. While the circuit is
-/// closed and has no failures (a healthy peer), asking and confirming take no lock; only
-/// failures and an open circuit take the short mutex.
+/// The circuit of this node's delivery path to one peer node: the peer's outbox reports its
+/// confirmations and failures, every channel actor of the node reads whether it may deliver
+/// and whether the peer is slow. While the circuit is closed and has no failures (a healthy
+/// peer), reading and confirming take no lock; only failures and an open circuit take the
+/// short mutex.
 class peer_circuit {
 public:
   peer_circuit(uint32_t threshold, circuit_breaker::duration probe_interval)
     : breaker_(threshold, probe_interval) {}
 
-  /// Whether a delivery may go out at `now`.
+  /// Whether a channel may hand a delivery to the peer: only while the circuit is closed (the
+  /// peer's outbox sends the probes). Counts a skipped delivery otherwise.
+  bool admits();
+
+  /// The peer's outbox asks whether its probe may go out at `now`.
   circuit_breaker::verdict attempt(circuit_breaker::time_point now);
+
+  /// The outbox asked for a confirmation at `at`.
+  void asking(circuit_breaker::time_point at);
 
   /// A delivery was confirmed at `now`; `late`: after the deadline. Any confirmation is
   /// progress; the latest one's lateness says whether the peer is slow.
   void confirmed(circuit_breaker::time_point now, bool late);
 
-  /// The peer's confirmations are late: it is busy, not dead.
+  /// The peer's latest confirmation was late: it is busy, not dead.
   bool slow() const { return slow_.load(std::memory_order_acquire); }
+
+  /// Slow at `now`: the latest confirmation was late, or the one asked for is out for longer
+  /// than `deadline`.
+  bool slow(circuit_breaker::time_point now, circuit_breaker::duration deadline) const;
 
   /// When the peer last confirmed anything to any channel of this node.
   circuit_breaker::time_point last_progress() const {
@@ -69,6 +81,7 @@ private:
   uint64_t failures_ = 0;
   std::atomic<uint64_t> misses_{0};
   std::atomic<bool> slow_{false};
+  std::atomic<circuit_breaker::duration::rep> asked_{0}; // 0: no confirmation is out
   std::atomic<circuit_breaker::duration::rep> last_progress_{0};
   std::atomic<uint64_t> skipped_{0};
   std::atomic<uint64_t> probes_{0};

@@ -18,6 +18,7 @@ void register_types(caf::actor_system_config& cfg) {
   cfg.add_message_type<send_reply>("parley::send_reply");
   cfg.add_message_type<backfill_page>("parley::backfill_page");
   cfg.add_message_type<delivery>("parley::delivery");
+  cfg.add_message_type<delivery_batch>("parley::delivery_batch");
   cfg.add_message_type<presence_entry>("parley::presence_entry");
   cfg.add_message_type<channel_snapshot>("parley::channel_snapshot");
   cfg.add_message_type<channel_position>("parley::channel_position");

@@ -98,6 +98,9 @@ std::string render_metrics(server_context& ctx) {
   gauge(out, "parley_internode_deliveries_total",
         "Deliveries sent by channels owned here to gateways of other nodes.",
         c.deliveries_sent_remote, "counter");
+  gauge(out, "parley_internode_batches_total",
+        "Batches the outboxes sent to gateways of other nodes (one BASP message each).",
+        c.internode_batches_sent, "counter");
   gauge(out, "parley_cursor_mode_messages_total",
         "Messages of channels owned here announced by channel.cursor instead of pushed "
         "(large channels, and channels above the overload threshold while overloaded).",

@@ -113,6 +113,7 @@ TEST_CASE("clients on three nodes in one channel see one contiguous order and ea
     received_before[n] = fx.node(n).actors.env.counters->deliveries_received;
     sent_remote_before[n] = fx.node(n).actors.env.counters->deliveries_sent_remote;
   }
+  auto batches_before = fx.node(owner).actors.env.counters->internode_batches_sent.load();
   for (auto& c : senders)
     c.sink->take_new();
 
@@ -161,6 +162,11 @@ TEST_CASE("clients on three nodes in one channel see one contiguous order and ea
   CHECK(sent_remote(owner) == total * other_nodes_with_members);
   for (auto& n : rest)
     CHECK(sent_remote(n) == 0);
+  // They leave the owner through its outboxes, batched: fewer BASP messages than deliveries.
+  auto batches = fx.node(owner).actors.env.counters->internode_batches_sent - batches_before;
+  INFO(batches << " batches for " << sent_remote(owner) << " deliveries");
+  CHECK(batches >= other_nodes_with_members);
+  CHECK(batches < sent_remote(owner));
   CHECK(fx.node(owner).actors.env.counters->messages_acked == total);
 
   CHECK(db.messages(ws, ch).size() == total);
