@@ -15,7 +15,7 @@ namespace {
 using metric_list = std::vector<prometheus::MetricFamily>;
 
 /// Adds one unlabelled gauge or counter (`type` "gauge" or "counter").
-void gauge(metric_list& out, const char* name, const char* help, uint64_t value,
+void gauge(metric_list& out, const char* name, const char* help, double value,
            const char* type = "gauge") {
   prometheus::MetricFamily f;
   f.name = name;
@@ -23,10 +23,10 @@ void gauge(metric_list& out, const char* name, const char* help, uint64_t value,
   prometheus::ClientMetric m;
   if (std::string_view(type) == "counter") {
     f.type = prometheus::MetricType::Counter;
-    m.counter.value = static_cast<double>(value);
+    m.counter.value = value;
   } else {
     f.type = prometheus::MetricType::Gauge;
-    m.gauge.value = static_cast<double>(value);
+    m.gauge.value = value;
   }
   f.metric.push_back(std::move(m));
   out.push_back(std::move(f));
@@ -90,6 +90,10 @@ std::string render_metrics(server_context& ctx) {
   gauge(out, "parley_channels_active", "Active channel actors and stubs on this node.",
         ctx.node->channels->size());
   auto& c = *ctx.node->env.counters;
+  gauge(out, "parley_sockets_backed_up",
+        "WebSocket connections whose kernel send buffer is full (the socket refused part of a "
+        "write).",
+        static_cast<double>(c.sockets_backed_up.load(std::memory_order_relaxed)));
   gauge(out, "parley_messages_acked_total",
         "Messages made durable and acked by channels owned here.", c.messages_acked, "counter");
   gauge(out, "parley_gateway_deliveries_total",

@@ -1,6 +1,9 @@
 #include "runtime/ws_session.hpp"
 
+#include <poll.h>
+
 #include <boost/asio/write.hpp>
+#include <boost/beast/core/buffers_suffix.hpp>
 #include <caf/send.hpp>
 
 #include "actors/atoms.hpp"
@@ -52,6 +55,7 @@ ws_session<Stream>::ws_session(ws_transport<Stream>&& stream, server_context& ct
 
 template <class Stream>
 ws_session<Stream>::~ws_session() {
+  set_backed_up(false); // a write still out when the lane stopped
   --ctx_.open_connections;
 }
 
@@ -341,8 +345,13 @@ void ws_session<Stream>::start_close(uint16_t code, std::string reason) {
 /// last of them the close frame.
 template <class Stream>
 void ws_session<Stream>::maybe_write() {
-  if (writing_ || finished_)
+  if (finished_)
     return;
+  if (writing_) {
+    if constexpr (is_tls_stream<Stream>)
+      check_writable();
+    return;
+  }
   gather_.clear();
   if (pong_due_ && !close_sent_) {
     pong_due_ = false;
@@ -367,15 +376,71 @@ void ws_session<Stream>::maybe_write() {
   if (gather_.empty())
     return;
   writing_ = true;
-  net::async_write(stream_, gathered_view{gather_.data(), gather_.data() + gather_.size()},
-                   [self = this->shared_from_this()](beast::error_code ec, size_t) {
-                     self->on_written(ec);
-                   });
+  start_write();
+}
+
+/// Starts the write of `gather_`. A plain session sends what the kernel takes right away
+/// itself (the send async_write would try first anyway); bytes the kernel refuses mean the
+/// socket's send buffer is full: the session is backed up until the rest has gone out.
+template <class Stream>
+void ws_session<Stream>::start_write() {
+  gathered_view all{gather_.data(), gather_.data() + gather_.size()};
+  auto self = this->shared_from_this();
+  if constexpr (!is_tls_stream<Stream>) {
+    beast::error_code ec;
+    if (!stream_.non_blocking())
+      stream_.non_blocking(true, ec);
+    beast::buffers_suffix<gathered_view> rest{all};
+    auto left = net::buffer_size(all);
+    size_t n = 0;
+    // Asio sends at most 64 buffers per call: loop until all is sent or the kernel refuses.
+    while (left > 0 && !ec && (n = stream_.write_some(rest, ec)) > 0) {
+      rest.consume(n);
+      left -= n;
+    }
+    if (left == 0 || (ec && ec != net::error::would_block && ec != net::error::try_again)) {
+      // Done or failed: complete from the lane's queue as async_write would, so frames pushed
+      // meanwhile are coalesced into the next write.
+      net::post(stream_.get_executor(), [self, ec] { self->on_written(ec); });
+      return;
+    }
+    set_backed_up(true);
+    net::async_write(stream_, rest,
+                     [self](beast::error_code write_ec, size_t) { self->on_written(write_ec); });
+  } else {
+    net::async_write(stream_, all,
+                     [self](beast::error_code ec, size_t) { self->on_written(ec); });
+  }
+}
+
+/// TLS: the SSL engine hides short writes, so when more is due while a write is still out, the
+/// socket itself is asked, once per write, whether the kernel would take bytes now (POLLOUT
+/// clears when its send buffer is full, `sk_stream_is_writeable`).
+template <class Stream>
+void ws_session<Stream>::check_writable() {
+  if (backed_up_ || write_checked_)
+    return;
+  write_checked_ = true;
+  pollfd p{tcp_socket_of(stream_).native_handle(), POLLOUT, 0};
+  if (::poll(&p, 1, 0) == 0)
+    set_backed_up(true);
+}
+
+/// The one place sessions move the node's count of full sockets (actors/node_counters.hpp):
+/// each session adds at most one, and takes it back on the same flag.
+template <class Stream>
+void ws_session<Stream>::set_backed_up(bool on) {
+  if (backed_up_ == on)
+    return;
+  backed_up_ = on;
+  ctx_.node->env.counters->sockets_backed_up.fetch_add(on ? 1 : -1, std::memory_order_relaxed);
 }
 
 template <class Stream>
 void ws_session<Stream>::on_written(beast::error_code ec) {
   writing_ = false;
+  set_backed_up(false);
+  write_checked_ = false;
   if (!stamps_.empty())
     observe_written();
   batch_.clear();

@@ -55,7 +55,10 @@ private:
   size_t parse(const char* data, size_t size, bool& go_on); // the bytes consumed
   bool handle(ws_event& event); // false: stop reading
   void maybe_write();
+  void start_write();
+  void check_writable();
   void on_written(boost::beast::error_code ec);
+  void set_backed_up(bool on);
   void start_close(uint16_t code, std::string reason);
   void finish();
   void notify_closed();
@@ -90,6 +93,10 @@ private:
   bool close_sent_ = false;
   bool peer_closed_ = false;
   bool finished_ = false;
+  // The kernel refused bytes of the write in flight: counted in the node's sockets_backed_up
+  // from the refusal until that write completes or the session ends (never longer).
+  bool backed_up_ = false;
+  bool write_checked_ = false; // TLS: this write's socket was polled for room already
   uint16_t close_code_ = 1000;
   std::string close_reason_;
   std::unique_ptr<boost::asio::steady_timer> close_timer_; // a peer that never answers a close
