@@ -142,6 +142,11 @@ bool overloaded(const node_counters& c, const node_limits& lim) {
   auto backlog = fanout_backlog(c);
   if (backlog > static_cast<int64_t>(lim.overload_backlog))
     return true;
+  // Many full kernel send buffers at once: the sockets, not the lanes, hold the fan-out back.
+  if (lim.overload_backed_up_sockets > 0
+      && c.sockets_backed_up.load(std::memory_order_relaxed)
+           > static_cast<int64_t>(lim.overload_backed_up_sockets))
+    return true;
   return backlog > 0
          && std::chrono::nanoseconds(c.lane_delay_ns.load(std::memory_order_relaxed))
               > lim.overload_delay;

@@ -29,6 +29,11 @@ struct node_limits {
   size_t overload_backlog = 5000;          // messages waiting for fan-out (gateway + lanes)
   // ... or fan-out waiting at all and the latest batch waited longer than this for its lane.
   caf::timespan overload_delay = std::chrono::milliseconds(500);
+  // ... or more sockets than this have full kernel send buffers (0: not a signal). A handful of
+  // slow readers is each connection's own business (slow consumers: drop-oldest); hundreds at
+  // once are the network or the clients not keeping up with this node, and each full socket
+  // pins up to tcp_wmem's maximum (4 MiB by default) of kernel memory: 256 of them ~1 GiB.
+  size_t overload_backed_up_sockets = 256;
   size_t overload_cursor_members = 100;    // under overload, channels above this go to cursor mode
   caf::timespan cursor_interval = std::chrono::milliseconds(250);
   // Inter-node deliveries (docs/architecture.md "Backpressure", layer 3). Busy is not dead: a

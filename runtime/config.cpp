@@ -206,6 +206,8 @@ po::options_description describe(node_config& c, const std::string& key) {
        auto n = to_uint(key, v, 1, std::numeric_limits<uint64_t>::max());
        c.limits.overload_delay = std::chrono::milliseconds(n);
      }), "fan-out waiting longer than this: overloaded (500)")
+    ("fanout.overload-backed-up-sockets", count("N", c.limits.overload_backed_up_sockets),
+     "more full send buffers than this: overloaded (256; 0: off)")
     ("fanout.overload-cursor-members", count("N", c.limits.overload_cursor_members),
      "overloaded: channels above this many members use cursors (100)")
     ("fanout.internode-deadline-ms", ms(c.limits.internode_deadline),

@@ -92,7 +92,7 @@ std::string render_metrics(server_context& ctx) {
   auto& c = *ctx.node->env.counters;
   gauge(out, "parley_sockets_backed_up",
         "WebSocket connections whose kernel send buffer is full (the socket refused part of a "
-        "write).",
+        "write); above fanout.overload-backed-up-sockets the node is overloaded.",
         static_cast<double>(c.sockets_backed_up.load(std::memory_order_relaxed)));
   gauge(out, "parley_messages_acked_total",
         "Messages made durable and acked by channels owned here.", c.messages_acked, "counter");

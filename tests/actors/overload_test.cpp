@@ -74,4 +74,67 @@ TEST_CASE("under overload large channels switch to cursor mode while DMs keep re
     REQUIRE(filter(got, "message.new").size() == 1);
     CHECK(filter(got, "message.new")[0]["channel_id"] == big.str());
   }
+
+  SECTION("with more sockets backed up than fanout.overload-backed-up-sockets the big channel "
+          "degrades too, at the threshold and once they drain it pushes") {
+    auto& backed_up = f.node.env.counters->sockets_backed_up; // as kept by the ws sessions
+    auto threshold = static_cast<int64_t>(limits.overload_backed_up_sockets);
+    REQUIRE(threshold > 0);
+    backed_up = threshold; // at the threshold: a handful of slow readers, not overload
+    f.inject(a, test::send_frame(big, "hello big", "m1"));
+    f.run();
+    auto got = b.sink->take_new();
+    REQUIRE(filter(got, "message.new").size() == 1);
+    CHECK(filter(got, "message.new")[0]["channel_id"] == big.str());
+    CHECK(filter(got, "channel.cursor").empty());
+
+    backed_up = threshold + 1; // above it: overloaded, nothing else changed
+    f.inject(a, test::send_frame(big, "hello again", "m2"));
+    f.inject(a, test::send_frame(dm, "hello dm", "m3"));
+    f.run();
+    f.advance(std::chrono::milliseconds(300));
+    got = b.sink->take_new();
+    auto news = filter(got, "message.new");
+    REQUIRE(news.size() == 1);
+    CHECK(news[0]["channel_id"] == dm.str());
+    auto cursors = filter(got, "channel.cursor");
+    REQUIRE(cursors.size() == 1);
+    CHECK(cursors[0]["channel_id"] == big.str());
+    CHECK(cursors[0]["latest_seq"] == 2);
+
+    backed_up = 0; // the sockets drained: push again
+    f.inject(a, test::send_frame(big, "drained", "m4"));
+    f.run();
+    got = b.sink->take_new();
+    REQUIRE(filter(got, "message.new").size() == 1);
+    CHECK(filter(got, "message.new")[0]["channel_id"] == big.str());
+    CHECK(filter(got, "channel.cursor").empty());
+  }
+}
+
+TEST_CASE("with fanout.overload-backed-up-sockets 0 full sockets never switch a channel to "
+          "cursor mode", "[actors][overload]") {
+  test_db db;
+  auto limits = test_limits();
+  limits.user_burst = 100;
+  limits.overload_cursor_members = 10;
+  limits.overload_backed_up_sockets = 0;
+  workspace_id w{1};
+  std::vector<user_id> many;
+  for (uint64_t u = 1; u <= 20; ++u)
+    many.push_back(user_id{u});
+  auto big = db.create_channel(w, "big", many);
+  actor_fixture f{db, limits};
+  auto a = f.join(principal{w, user_id{1}});
+  auto b = f.join(principal{w, user_id{2}});
+  b.sink->take_new();
+
+  f.node.env.counters->sockets_backed_up = 1000000;
+  f.inject(a, test::send_frame(big, "hello big", "m1"));
+  f.run();
+  f.advance(std::chrono::milliseconds(300));
+  auto got = b.sink->take_new();
+  REQUIRE(filter(got, "message.new").size() == 1);
+  CHECK(filter(got, "message.new")[0]["channel_id"] == big.str());
+  CHECK(filter(got, "channel.cursor").empty());
 }

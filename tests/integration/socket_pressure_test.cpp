@@ -1,7 +1,8 @@
 // Full kernel send buffers as node pressure (docs/architecture.md "Hybrid fan-out"), against a
 // real parleyd: clients that stop reading, over real loopback sockets, while the node pushes to
 // them. parley_sockets_backed_up counts them exactly (a reading client is not counted, a
-// disconnect takes its count back), over ws:// and wss://.
+// disconnect takes its count back), over ws:// and wss://, and above
+// fanout.overload-backed-up-sockets large channels go to cursor mode while DMs keep push.
 
 #include <algorithm>
 #include <cstdlib>
@@ -241,6 +242,53 @@ TEST_CASE("clients that stop reading count as backed-up sockets until they disco
   // move the count any more: it stays at 0, never below.
   CHECK(eventually([&] { return scrape(node, "parley_connections_open") == 1; }));
   CHECK(backed_up(node) == 0);
+}
+
+TEST_CASE("above fanout.overload-backed-up-sockets large channels go to cursor mode while DMs "
+          "keep real-time push, until the sockets drain", "[integration][overload]") {
+  // Channels above 3 members degrade under overload; more than 1 full socket is overload.
+  auto args = no_rate_limits;
+  args.insert(args.end(), {"--fanout.overload-backed-up-sockets=1",
+                           "--fanout.overload-cursor-members=3"});
+  node_process node{args};
+  auto fill = node.create_channel("W1", "fill", {"U1", "U2", "U3"}); // small: always pushed
+  auto big = node.create_channel("W1", "big", {"U1", "U4", "U5", "U6", "U7"});
+  auto dm = node.create_channel("W1", "dm", {"U1", "U4"});
+  auto u1 = node_process::token("U1");
+  auto reader = open_session(node, "U4");
+  auto is_new = [](const json& f, const std::string& ch) {
+    return f.value("type", "") == "message.new" && f.value("channel_id", "") == ch;
+  };
+
+  post(node, big, u1, "b1", "before");
+  expect_frame(reader.ws, "message.new", 5s, big);
+
+  stalled_client u2{node, "U2"};
+  stalled_client u3{node, "U3"};
+  fill_until_backed_up(node, fill, u1, 2);
+  auto cursor_mode = scrape(node, "parley_cursor_mode_messages_total");
+
+  post(node, big, u1, "b2", "while backed up");
+  post(node, dm, u1, "d1", "dm while backed up");
+  bool cursor = false, dm_news = false;
+  auto frames = reader.ws.read_until(
+    [&](const json& f) {
+      cursor |= f.value("type", "") == "channel.cursor" && f.value("channel_id", "") == big
+                && f.value("latest_seq", 0) == 2;
+      dm_news |= is_new(f, dm);
+      return cursor && dm_news;
+    },
+    5s);
+  for (auto& f : frames)
+    CHECK_FALSE(is_new(f, big));
+  CHECK(scrape(node, "parley_cursor_mode_messages_total") == cursor_mode + 1);
+
+  u2.disconnect();
+  u3.disconnect();
+  CHECK(eventually([&] { return backed_up(node) == 0; }));
+  post(node, big, u1, "b3", "drained");
+  auto f = expect_frame(reader.ws, "message.new", 5s, big);
+  CHECK(f.value("channel_seq", 0) == 3);
 }
 
 TEST_CASE("wss clients that stop reading count as backed-up sockets until they disconnect",

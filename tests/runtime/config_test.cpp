@@ -79,12 +79,27 @@ const std::vector<std::string> all_keys = {
   "storage", "storage.sync", "storage.readers", "storage.shard.*", "storage.shard-override.*",
   "node.*", "channel-idle-ms", "rate.user-per-s", "rate.user-burst", "rate.workspace-per-s",
   "rate.workspace-burst", "fanout.large-channel", "fanout.overload-backlog", "fanout.overload-delay-ms",
+  "fanout.overload-backed-up-sockets",
   "fanout.overload-cursor-members", "fanout.internode-deadline-ms", "fanout.peer-dead-ms",
   "fanout.circuit-failures",
   "fanout.circuit-probe-ms", "presence.coalesce-members", "presence.push-max-members",
   "presence.subscribe-max", "redis", "redis.flush-ms", "redis.ttl-s", "redis.timeout-ms", "kafka.brokers", "kafka.topic",
   "kafka.presence-topic", "kafka.property", "tls.cert", "tls.key", "cluster.tls-cert",
   "cluster.tls-key", "cluster.tls-cafile", "log-level"};
+
+TEST_CASE("fanout.overload-backed-up-sockets sets the full-socket threshold, 0 turns it off",
+          "[runtime][config][overload]") {
+  CHECK(parse_config({}).limits.overload_backed_up_sockets == 256);
+  CHECK(parse_config({"--fanout.overload-backed-up-sockets=1000"})
+          .limits.overload_backed_up_sockets == 1000);
+  CHECK(parse_config({"--fanout.overload-backed-up-sockets", "0"})
+          .limits.overload_backed_up_sockets == 0);
+  CHECK_THROWS_WITH(parse_config({"--fanout.overload-backed-up-sockets=-1"}),
+                    "--fanout.overload-backed-up-sockets needs a non-negative integer, got '-1'");
+  CHECK_THROWS_WITH(parse_config({"--fanout.overload-backed-up-sockets=many"}),
+                    "--fanout.overload-backed-up-sockets needs a non-negative integer, got "
+                    "'many'");
+}
 
 TEST_CASE("parleyd --help lists every key with a one-line description", "[runtime][config]") {
   auto text = parley::usage();
