@@ -5,7 +5,9 @@
 #include <array>
 #include <chrono>
 #include <cstdio>
+#include <fstream>
 #include <map>
+#include <regex>
 #include <set>
 #include <sstream>
 #include <sys/wait.h>
@@ -224,4 +226,41 @@ TEST_CASE("parley inspect --once prints a snapshot, or one line for a dead node"
   CHECK(dead.status != 0);
   CHECK(dead.out.rfind("parley: node http://127.0.0.1:1 is unreachable: ", 0) == 0);
   CHECK(dead.out.find('\n') == std::string::npos);
+}
+
+TEST_CASE("the Grafana dashboard reads only metrics a node exports, through PromQL functions",
+          "[integration][metrics]") {
+  std::ifstream file{PARLEY_SOURCE_DIR "/cluster-config/grafana-dashboard.json"};
+  REQUIRE(file);
+  auto dashboard = json::parse(file); // throws on a syntax error: the test fails
+  std::vector<std::string> exprs;
+  for (auto& panel : dashboard.at("panels"))
+    for (auto& target : panel.value("targets", json::array()))
+      exprs.push_back(target.at("expr").get<std::string>());
+  REQUIRE(exprs.size() >= 10);
+
+  // The families a fresh node exports (`# TYPE name kind`).
+  node_process node;
+  auto res = node.http("GET", "/metrics");
+  REQUIRE(res.status == 200);
+  std::set<std::string> exported;
+  std::istringstream in{res.body};
+  for (std::string line; std::getline(in, line);)
+    if (line.rfind("# TYPE ", 0) == 0)
+      exported.insert(line.substr(7, line.find(' ', 7) - 7));
+
+  const std::set<std::string> functions{"rate", "irate", "increase", "sum", "max", "min", "avg",
+                                        "count", "topk", "histogram_quantile", "by", "without"};
+  const std::regex call{R"(([A-Za-z_][A-Za-z_0-9.]*)\s*\()"};
+  const std::regex metric{R"(parley_[a-z_0-9]+)"};
+  for (auto& expr : exprs) {
+    INFO(expr);
+    for (std::sregex_iterator i{expr.begin(), expr.end(), call}, end; i != end; ++i)
+      CHECK(functions.count((*i)[1].str()) == 1);
+    for (std::sregex_iterator i{expr.begin(), expr.end(), metric}, end; i != end; ++i) {
+      auto name = std::regex_replace(i->str(), std::regex{"_(bucket|sum|count)$"}, "");
+      INFO("metric " << name);
+      CHECK(exported.count(name) == 1);
+    }
+  }
 }
