@@ -237,23 +237,24 @@ std::optional<error_code> refusal(channel_self self, const principal& sender) {
 }
 
 /// Steps 2-4 of the send path for the head of the queue: dedup, membership, rate limits,
-/// then seq assignment and the append.
-void admit(channel_self self, channel_state::pending_send& p) {
+/// then seq assignment and the append. False: the send would be refused, and its dedup key
+/// must be looked up in storage first (a retry of an acked message gets its ack, not an error).
+bool admit(channel_self self, channel_state::pending_send& p) {
   auto& st = self->state;
   auto& req = p.req;
   if (p.lookup_failed) {
     p.rp.deliver(make_error(error_code::unavailable));
-    return;
+    return true;
   }
   if (p.original) {
     auto ack = ack_of(*p.original);
     remember_ack(st, std::move(p.key), ack);
     p.rp.deliver(send_reply{ack, false});
-    return;
+    return true;
   }
   if (auto i = st.acked.find(p.key); i != st.acked.end()) {
     p.rp.deliver(send_reply{i->second, false});
-    return;
+    return true;
   }
   // One lookup finds a send of this key in flight (this one joins its answer) or claims the
   // key for this send, its seq set once assigned; a refused send gives the key back. Nothing
@@ -261,12 +262,14 @@ void admit(channel_self self, channel_state::pending_send& p) {
   auto [in_flight, claimed] = st.committing_keys.try_emplace(p.key);
   if (!claimed) {
     st.committing[in_flight->second].rps.push_back(p.rp);
-    return;
+    return true;
   }
   if (auto refused = refusal(self, req.sender)) {
     st.committing_keys.erase(in_flight);
+    if (!p.storage_checked && !req.client_msg_id.empty())
+      return false;
     p.rp.deliver(make_error(*refused));
-    return;
+    return true;
   }
   // Seq is assigned only here: last + 1; ts never decreases with seq.
   chat_message msg;
@@ -290,14 +293,33 @@ void admit(channel_self self, channel_state::pending_send& p) {
   self->request(st.deps->group_commit, caf::infinite, append_atom::value, msg)
     .then([=](const storage::append_outcome& out) { committed(self, seq, out); },
           [=](caf::error& err) { committed(self, seq, std::move(err)); });
+  return true;
+}
+
+void looked_up(channel_self self, uint64_t id, std::vector<chat_message>* found);
+
+/// Asks storage for the stored original of pending send `p`; sends behind it wait.
+void look_up(channel_self self, channel_state::pending_send& p) {
+  auto& st = self->state;
+  p.looked_up = false;
+  p.storage_checked = true;
+  p.asked = self->clock().now();
+  watch_deadline(self, p.asked);
+  auto id = p.id;
+  self->request(st.deps->store, caf::infinite, dedup_atom::value, p.req.sender.workspace,
+                p.req.sender.user, p.req.client_msg_id)
+    .then([=](std::vector<chat_message>& found) { looked_up(self, id, &found); },
+          [=](caf::error&) { looked_up(self, id, nullptr); });
 }
 
 void drain_pending(channel_self self) {
   auto& st = self->state;
   while (!st.pending.empty() && st.pending.front().looked_up) {
-    auto p = std::move(st.pending.front());
+    if (!admit(self, st.pending.front())) {
+      look_up(self, st.pending.front());
+      break;
+    }
     st.pending.pop_front();
-    admit(self, p);
   }
   schedule_idle_check(self);
 }
@@ -318,8 +340,12 @@ void looked_up(channel_self self, uint64_t id, std::vector<chat_message>* found)
   drain_pending(self);
 }
 
-/// Step 1: a send arrives. Retries known here are answered at once; others wait, in arrival
-/// order, for the storage lookup of their dedup key (a retry may come after a restart).
+/// Step 1: a send arrives. Retries known here are answered at once; others are admitted in
+/// arrival order. The dedup key goes to storage first only in the channel's first request
+/// timeout (5 s) after activation, when clients resend what a restart or re-home left
+/// unacked, and for a send about to be refused. Otherwise the group commit's unique key finds
+/// a stored original (docs/architecture.md "Dedup"): a lookup per send cost ~10 % of a
+/// node's CPU samples plus two actor messages (bench/RESULTS.md).
 caf::result<send_reply> on_send(channel_self self, send_request& req) {
   auto& st = self->state;
   touch(self);
@@ -327,17 +353,14 @@ caf::result<send_reply> on_send(channel_self self, send_request& req) {
   if (auto i = st.acked.find(key); i != st.acked.end())
     return send_reply{i->second, false};
   auto rp = self->make_response_promise<send_reply>();
-  auto id = st.next_pending_id++;
-  auto sender = req.sender;
-  auto cmid = req.client_msg_id;
-  auto now = self->clock().now();
-  st.pending.push_back(
-    channel_state::pending_send{id, std::move(req), std::move(key), rp, false, false, {}, now});
-  watch_deadline(self, now);
-  self->request(st.deps->store, caf::infinite, dedup_atom::value, sender.workspace, sender.user,
-                cmid)
-    .then([=](std::vector<chat_message>& found) { looked_up(self, id, &found); },
-          [=](caf::error&) { looked_up(self, id, nullptr); });
+  auto& p = st.pending.emplace_back();
+  p.id = st.next_pending_id++;
+  p.req = std::move(req);
+  p.key = std::move(key);
+  p.rp = rp;
+  if (self->clock().now() - st.activated_at < st.deps->env.limits.request_timeout)
+    look_up(self, p);
+  drain_pending(self);
   return rp;
 }
 
@@ -518,6 +541,7 @@ channel_actor::behavior_type running(channel_self self) {
 /// Activation loaded the snapshot: start serving what waited in the mailbox.
 void activated(channel_self self, channel_snapshot& snap) {
   auto& st = self->state;
+  st.activated_at = self->clock().now();
   st.found = snap.found;
   st.workspace = snap.workspace;
   st.quota = st.deps->quotas->bucket(st.workspace);

@@ -37,8 +37,9 @@ struct channel_state {
     send_request req;
     std::string key; // dedup_key(req.sender, req.client_msg_id), built once per send
     reply_promise rp;
-    bool looked_up = false;
+    bool looked_up = true;        // false while its dedup lookup is out
     bool lookup_failed = false;
+    bool storage_checked = false; // its dedup key was looked up in storage
     std::optional<chat_message> original; // the stored message with the same dedup key
     caf::actor_clock::time_point asked;   // when its dedup lookup went to storage
   };
@@ -78,6 +79,8 @@ struct channel_state {
   channel_fanout fanout;     // delivery to the gateways, circuits, cursor mode
 
   caf::actor_clock::time_point last_active;
+  caf::actor_clock::time_point activated_at; // sends in the first request timeout after it
+                                             // are looked up in storage (retries come then)
   bool idle_check_scheduled = false;
   bool deadline_scheduled = false; // a deadline tick is due for storage answers
 

@@ -202,6 +202,57 @@ TEST_CASE("after a restart the next send gets the highest stored seq + 1 and an 
   CHECK(stored[7].client_msg_id == "r4");
 }
 
+TEST_CASE("after its first request timeout a channel finds a retry's stored original at commit "
+          "(its new seq stays empty) and looks up only a send about to be refused",
+          "[actors][channel][dedup]") {
+  test_db db;
+  auto ch = db.create_channel(ws, "general", {u1, u2});
+  db.append(foreign_rows(ch, 1, 3, u1, "old-")); // acked by a node that is gone
+  actor_fixture fx{db};
+  auto a = fx.join(principal{ws, u1});
+  auto b = fx.join(principal{ws, u2});
+  fx.inject(a, send_frame(ch, "first", "w1"));
+  fx.run();
+  // Past the window in which resends after a restart are looked up (5 s request timeout).
+  fx.advance(std::chrono::seconds(5));
+  a.sink->take_new();
+  b.sink->take_new();
+
+  fx.inject(a, send_frame(ch, "a retry of old-2", "old-2"));
+  fx.inject(a, send_frame(ch, "second", "w2"));
+  fx.run();
+  auto frames = a.sink->take_new();
+  CHECK(filter(frames, "error").empty());
+  auto acks = filter(frames, "message.ack");
+  REQUIRE(acks.size() == 2);
+  CHECK(acks[0].at("client_msg_id") == "old-2");
+  CHECK(acks[0].at("channel_seq") == 2); // the original
+  CHECK(acks[1].at("channel_seq") == 6); // seq 5 went to the retry and stays empty
+  CHECK(seqs_of(filter(b.sink->take_new(), "message.new")) == std::vector<uint64_t>{6});
+
+  // The bucket (burst 5) is empty after three more: a retry is still answered, not refused.
+  for (auto k : {"w3", "w4", "w5"})
+    fx.inject(a, send_frame(ch, "more", k));
+  fx.inject(a, send_frame(ch, "a retry of old-3", "old-3"));
+  fx.inject(a, send_frame(ch, "one too many", "w6"));
+  fx.run();
+  frames = a.sink->take_new();
+  acks = filter(frames, "message.ack");
+  REQUIRE(acks.size() == 4);
+  CHECK(acks[3].at("client_msg_id") == "old-3");
+  CHECK(acks[3].at("channel_seq") == 3);
+  auto errors = filter(frames, "error");
+  REQUIRE(errors.size() == 1);
+  CHECK(errors[0].at("code") == "rate_limited");
+  CHECK(errors[0].at("ref_id") == "w6");
+
+  auto stored = db.messages(ws, ch);
+  std::vector<uint64_t> seqs;
+  for (auto& m : stored)
+    seqs.push_back(m.seq);
+  CHECK(seqs == std::vector<uint64_t>{1, 2, 3, 4, 6, 7, 8, 9});
+}
+
 TEST_CASE("the sixth immediate send is rate limited, an acked retry never is, and a second "
           "later one more is allowed",
           "[actors][channel][rate_limit]") {
