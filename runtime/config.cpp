@@ -151,7 +151,11 @@ po::options_description describe(node_config& c, const std::string& key) {
      "this time (10000)")
     ("hello-timeout-ms", ms(c.limits.hello_timeout), "close 1008 without hello in this time "
      "(10000)")
-    ("idle-timeout-ms", ms(c.limits.idle_timeout), "close 1001 after this long silent (30000)");
+    ("idle-timeout-ms", ms(c.limits.idle_timeout), "close 1001 after this long silent (30000)")
+    // Bounded so the deadline (start + timeout, in nanoseconds) cannot overflow.
+    ("write-timeout-ms", value("MS", [&](text v) {
+       c.write_timeout = std::chrono::milliseconds(to_uint(key, v, 0, 86'400'000));
+     }), "reset a client whose write waits this long (30000; 0: never)");
 
   po::options_description storage("Storage", 100);
   storage.add_options()

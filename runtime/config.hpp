@@ -38,6 +38,8 @@ struct node_config {
   size_t max_connections = 0;    // 0: below the open-file limit
   size_t outbound_queue = 100;
   std::chrono::milliseconds header_timeout{10000}; // a whole HTTP request must arrive in this time
+  // A WebSocket write not completed in this time resets the connection (0: never).
+  std::chrono::milliseconds write_timeout{30000};
   std::string log_level = "info";
   std::vector<cluster_member> members; // empty: a single node
   uint16_t basp_port = 0;              // this node's CAF (BASP) port in a cluster

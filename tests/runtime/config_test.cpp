@@ -75,7 +75,8 @@ TEST_CASE("a config file sets keys and the command line overrides it", "[runtime
 const std::vector<std::string> all_keys = {
   "config", "node", "scheduler.threads", "scheduler.policy", "io-threads", "jwt-secret-file",
   "admin-token-file", "dev-login", "http-host", "http-port", "web-dir", "max-connections",
-  "outbound-queue", "http.header-timeout-ms", "hello-timeout-ms", "idle-timeout-ms", "data-dir",
+  "outbound-queue", "http.header-timeout-ms", "hello-timeout-ms", "idle-timeout-ms",
+  "write-timeout-ms", "data-dir",
   "storage", "storage.sync", "storage.readers", "storage.shard.*", "storage.shard-override.*",
   "node.*", "channel-idle-ms", "rate.user-per-s", "rate.user-burst", "rate.workspace-per-s",
   "rate.workspace-burst", "fanout.large-channel", "fanout.overload-backlog", "fanout.overload-delay-ms",
@@ -99,6 +100,20 @@ TEST_CASE("fanout.overload-backed-up-sockets sets the full-socket threshold, 0 t
   CHECK_THROWS_WITH(parse_config({"--fanout.overload-backed-up-sockets=many"}),
                     "--fanout.overload-backed-up-sockets needs a non-negative integer, got "
                     "'many'");
+}
+
+TEST_CASE("write-timeout-ms sets how long a write may wait for the client, 0 turns it off",
+          "[runtime][config]") {
+  CHECK(parse_config({}).write_timeout == std::chrono::milliseconds(30000));
+  CHECK(parse_config({"--write-timeout-ms=1500"}).write_timeout
+        == std::chrono::milliseconds(1500));
+  CHECK(parse_config({"--write-timeout-ms", "0"}).write_timeout.count() == 0);
+  CHECK_THROWS_WITH(parse_config({"--write-timeout-ms=-1"}),
+                    "--write-timeout-ms needs a non-negative integer, got '-1'");
+  CHECK_THROWS_WITH(parse_config({"--write-timeout-ms=5s"}),
+                    "--write-timeout-ms needs a non-negative integer, got '5s'");
+  CHECK_THROWS_WITH(parse_config({"--write-timeout-ms=86400001"}),
+                    "--write-timeout-ms must be 0 ... 86400000");
 }
 
 TEST_CASE("parleyd --help lists every key with a one-line description", "[runtime][config]") {
