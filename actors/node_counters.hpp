@@ -21,6 +21,9 @@ struct node_counters {
   // WebSocket sessions whose kernel send buffer is full: the socket refused part of a write
   // and the rest waits for it to drain (runtime/ws_session.cpp keeps this exact; never < 0).
   std::atomic<int64_t> sockets_backed_up{0};
+  // WebSocket connections reset because a write took longer than write-timeout-ms: the client
+  // stopped reading (runtime/ws_session.cpp).
+  std::atomic<uint64_t> write_stalls{0};
   std::atomic<uint64_t> cursor_fanouts{0}; // acked messages announced by channel.cursor, not pushed
   std::atomic<uint64_t> redis_errors{0};   // failed Redis connects and batches (mirror)
   std::atomic<uint64_t> kafka_errors{0};   // failed deliveries, log reads, broker errors

@@ -94,6 +94,10 @@ std::string render_metrics(server_context& ctx) {
         "WebSocket connections whose kernel send buffer is full (the socket refused part of a "
         "write); above fanout.overload-backed-up-sockets the node is overloaded.",
         static_cast<double>(c.sockets_backed_up.load(std::memory_order_relaxed)));
+  gauge(out, "parley_write_stalls_total",
+        "WebSocket connections reset because a write to them did not complete within "
+        "write-timeout-ms (the client stopped reading).",
+        c.write_stalls, "counter");
   gauge(out, "parley_messages_acked_total",
         "Messages made durable and acked by channels owned here.", c.messages_acked, "counter");
   gauge(out, "parley_gateway_deliveries_total",

@@ -8,6 +8,7 @@
 
 #include "actors/atoms.hpp"
 #include "actors/connection.hpp"
+#include "actors/log.hpp"
 #include "protocol/close_code.hpp"
 
 namespace parley {
@@ -161,6 +162,11 @@ void ws_session<Stream>::on_read(beast::error_code ec, size_t bytes) {
     return;
   }
   rlen_ += bytes;
+  // TLS: a peer that keeps sending while our write is out gets that write a deadline too, even
+  // when nothing else is due (it may only send pongs, which nothing answers).
+  if constexpr (is_tls_stream<Stream>)
+    if (writing_)
+      check_writable();
   bool go_on = true;
   auto pos = parse(rbuf_.data(), rlen_, go_on);
   if (!go_on) {
@@ -222,8 +228,8 @@ template <class Stream>
 void ws_session<Stream>::finish() {
   if (!finished_) {
     finished_ = true;
-    if (close_timer_)
-      close_timer_->cancel();
+    if (timer_)
+      timer_->cancel();
     beast::error_code ignored;
     auto& socket = tcp_socket_of(stream_);
     socket.shutdown(net::ip::tcp::socket::shutdown_both, ignored);
@@ -376,6 +382,7 @@ void ws_session<Stream>::maybe_write() {
   if (gather_.empty())
     return;
   writing_ = true;
+  write_started_ = std::chrono::steady_clock::now();
   start_write();
 }
 
@@ -405,6 +412,7 @@ void ws_session<Stream>::start_write() {
       return;
     }
     set_backed_up(true);
+    arm_write_deadline();
     net::async_write(stream_, rest,
                      [self](beast::error_code write_ec, size_t) { self->on_written(write_ec); });
   } else {
@@ -415,7 +423,9 @@ void ws_session<Stream>::start_write() {
 
 /// TLS: the SSL engine hides short writes, so when more is due while a write is still out, the
 /// socket itself is asked, once per write, whether the kernel would take bytes now (POLLOUT
-/// clears when its send buffer is full, `sk_stream_is_writeable`).
+/// clears when its send buffer is full, `sk_stream_is_writeable`). That write gets its deadline
+/// then whatever the answer: the socket may have room now and none a moment later, and this is
+/// the write's only check.
 template <class Stream>
 void ws_session<Stream>::check_writable() {
   if (backed_up_ || write_checked_)
@@ -424,6 +434,7 @@ void ws_session<Stream>::check_writable() {
   pollfd p{tcp_socket_of(stream_).native_handle(), POLLOUT, 0};
   if (::poll(&p, 1, 0) == 0)
     set_backed_up(true);
+  arm_write_deadline();
 }
 
 /// The one place sessions move the node's count of full sockets (actors/node_counters.hpp):
@@ -436,11 +447,57 @@ void ws_session<Stream>::set_backed_up(bool on) {
   ctx_.node->env.counters->sockets_backed_up.fetch_add(on ? 1 : -1, std::memory_order_relaxed);
 }
 
+/// Gives the write in flight until write-timeout-ms after its start to complete (0: forever).
+/// Armed only for writes known to wait (a plain socket refused bytes; a TLS write still out when
+/// more is due, the peer sends, or the session closes), so a session whose writes complete at
+/// once never holds a timer. A TLS write stuck with none of those happening is caught when the
+/// connection's idle timeout closes it.
+template <class Stream>
+void ws_session<Stream>::arm_write_deadline() {
+  auto timeout = ctx_.config.write_timeout;
+  if (timeout.count() == 0)
+    return;
+  if (!timer_)
+    timer_ = std::make_unique<net::steady_timer>(stream_.get_executor());
+  timer_->expires_at(write_started_ + timeout);
+  timer_->async_wait(
+    [self = this->shared_from_this()](beast::error_code ec) { self->on_timer(ec); });
+}
+
+template <class Stream>
+void ws_session<Stream>::on_timer(beast::error_code ec) {
+  // A wait that was due when its timer was cancelled, replaced or re-armed still lands here
+  // without an error: only the current timer's own expiry counts.
+  if (ec || finished_ || !timer_ || timer_->expiry() > std::chrono::steady_clock::now())
+    return;
+  if (writing_)
+    give_up_write();
+  else
+    finish(); // our close frame went out and the peer did not answer it
+}
+
+/// The peer has taken none of a write for write-timeout-ms: nothing more can reach it, not even
+/// a close frame or a TLS close_notify, which would queue behind the stuck bytes. Reset the
+/// connection: with SO_LINGER 0 the close sends RST and frees the kernel's send buffer at once
+/// (a FIN would wait behind the unsent bytes). finish() tells the connection actor; the write in
+/// flight then fails and on_written takes the session off the backed-up count.
+template <class Stream>
+void ws_session<Stream>::give_up_write() {
+  ctx_.node->env.counters->write_stalls.fetch_add(1, std::memory_order_relaxed);
+  if (log_enabled(log_level::debug))
+    log(log_level::debug, "write stalled: connection reset",
+        {{"connection", std::to_string(id_)}});
+  beast::error_code ignored;
+  tcp_socket_of(stream_).set_option(net::socket_base::linger(true, 0), ignored);
+  finish();
+}
+
 template <class Stream>
 void ws_session<Stream>::on_written(beast::error_code ec) {
   writing_ = false;
   set_backed_up(false);
   write_checked_ = false;
+  timer_.reset(); // this write's deadline; an idle session keeps no timer
   if (!stamps_.empty())
     observe_written();
   batch_.clear();
@@ -463,11 +520,9 @@ void ws_session<Stream>::on_written(beast::error_code ec) {
     finish();
     return;
   }
-  close_timer_ = std::make_unique<net::steady_timer>(stream_.get_executor(), close_grace);
-  close_timer_->async_wait([self = this->shared_from_this()](beast::error_code timer_ec) {
-    if (!timer_ec)
-      self->finish();
-  });
+  timer_ = std::make_unique<net::steady_timer>(stream_.get_executor(), close_grace);
+  timer_->async_wait(
+    [self = this->shared_from_this()](beast::error_code timer_ec) { self->on_timer(timer_ec); });
 }
 
 template class ws_session<plain_stream>;

@@ -1,5 +1,6 @@
 #pragma once
 
+#include <chrono>
 #include <memory>
 #include <string>
 #include <vector>
@@ -59,6 +60,9 @@ private:
   void check_writable();
   void on_written(boost::beast::error_code ec);
   void set_backed_up(bool on);
+  void arm_write_deadline();
+  void on_timer(boost::beast::error_code ec);
+  void give_up_write();
   void start_close(uint16_t code, std::string reason);
   void finish();
   void notify_closed();
@@ -97,9 +101,13 @@ private:
   // from the refusal until that write completes or the session ends (never longer).
   bool backed_up_ = false;
   bool write_checked_ = false; // TLS: this write's socket was polled for room already
+  std::chrono::steady_clock::time_point write_started_; // of the write in flight
   uint16_t close_code_ = 1000;
   std::string close_reason_;
-  std::unique_ptr<boost::asio::steady_timer> close_timer_; // a peer that never answers a close
+  // One deadline at a time, created only when needed: the write in flight must complete by
+  // write-timeout-ms after it started (armed once it waits for the socket), then, after our close
+  // frame is out, the peer must answer it within close_grace.
+  std::unique_ptr<boost::asio::steady_timer> timer_;
   // Ack times of queued message.new frames, oldest first, for the delivery latency histogram.
   // At most as many as the queue holds droppable frames: older entries were dropped.
   std::vector<std::pair<const std::string*, int64_t>> stamps_; // bounded by the queue limit
