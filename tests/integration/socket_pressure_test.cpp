@@ -2,7 +2,8 @@
 // real parleyd: clients that stop reading, over real loopback sockets, while the node pushes to
 // them. parley_sockets_backed_up counts them exactly (a reading client is not counted, a
 // disconnect takes its count back), over ws:// and wss://, and above
-// fanout.overload-backed-up-sockets large channels go to cursor mode while DMs keep push.
+// fanout.overload-backed-up-sockets large channels go to cursor mode while DMs keep push; a
+// client that takes nothing for write-timeout-ms is reset.
 
 #include <algorithm>
 #include <cstdlib>
@@ -130,6 +131,21 @@ struct stalled_client {
     return got;
   }
 
+  /// Reads and discards what the node sent until the connection ends; false if it still runs
+  /// after `timeout`.
+  bool ended_within(std::chrono::milliseconds timeout) {
+    auto deadline = clock_type::now() + timeout;
+    while (clock_type::now() < deadline) {
+      pollfd p{fd, POLLIN, 0};
+      if (::poll(&p, 1, 200) <= 0)
+        continue;
+      char buf[65536];
+      if (::recv(fd, buf, sizeof buf, 0) <= 0)
+        return true; // EOF or reset
+    }
+    return false;
+  }
+
   /// Drops the connection; with unread bytes in its buffer that is a reset.
   void disconnect() {
     if (fd >= 0)
@@ -160,6 +176,55 @@ int fill_until_backed_up(const node_process& node, const std::string& channel,
     REQUIRE(posted < 20000);
     for (int i = 0; i < 20; ++i, ++posted)
       post(node, channel, token, "fill-" + std::to_string(posted), text);
+  }
+  return posted;
+}
+
+/// A session that reads everything, all the time, on its own thread; `seen` is the highest seq
+/// it got, pushed or announced by a cursor.
+struct steady_reader {
+  session s;
+  std::atomic<bool> stop{false};
+  std::atomic<uint64_t> seen{0};
+  std::thread thread;
+
+  steady_reader(const node_process& node, const std::string& user)
+    : s(open_session(node, user)) {
+    thread = std::thread([this] {
+      while (!stop) {
+        auto text = s.ws.read_text(100ms);
+        if (!text)
+          continue;
+        auto f = json::parse(*text);
+        auto type = f.value("type", "");
+        auto seq = type == "message.new"      ? f.value("channel_seq", uint64_t{0})
+                   : type == "channel.cursor" ? f.value("latest_seq", uint64_t{0})
+                                              : 0;
+        seen = std::max<uint64_t>(seen.load(), seq);
+      }
+    });
+  }
+
+  ~steady_reader() {
+    stop = true;
+    thread.join();
+  }
+};
+
+/// Posts 4,000-byte messages in batches of 20, each batch read by `reader` before the next (so
+/// the reader is never the one behind), until `done()` holds; returns how many it posted.
+template <class Done>
+uint64_t fill_past_reader(const node_process& node, const std::string& channel,
+                          const std::string& token, steady_reader& reader, Done done) {
+  const std::string text(4000, 'x');
+  auto deadline = clock_type::now() + 90s;
+  uint64_t posted = 0;
+  while (!done()) {
+    INFO("posted " << posted);
+    REQUIRE(clock_type::now() < deadline);
+    for (int i = 0; i < 20; ++i, ++posted)
+      post(node, channel, token, "fill-" + std::to_string(posted), text);
+    REQUIRE(eventually([&] { return reader.seen.load() == posted; }, 30s));
   }
   return posted;
 }
@@ -316,4 +381,72 @@ TEST_CASE("wss clients that stop reading count as backed-up sockets until they d
   CHECK(eventually([&] { return backed_up(node) == 0; }));
   CHECK(eventually([&] { return scrape(node, "parley_connections_open") == 0; }));
   CHECK(backed_up(node) == 0);
+}
+
+// A client that stops reading (window 0, TCP open) would otherwise keep its session, its
+// kernel send buffer and its backed-up count forever: even a close frame waits behind the stuck
+// write. After write-timeout-ms the node resets the connection.
+TEST_CASE("a client that stops reading is reset after write-timeout-ms while a reader keeps "
+          "receiving", "[integration][overload][metrics]") {
+  constexpr auto write_timeout = 2000ms;
+  auto args = no_rate_limits;
+  args.push_back("--write-timeout-ms=" + std::to_string(write_timeout.count()));
+  node_process node{args};
+  auto channel = node.create_channel("W1", "fill", {"U1", "U2", "U4"});
+  auto u1 = node_process::token("U1");
+  steady_reader reader{node, "U4"};
+  stalled_client u2{node, "U2"};
+  auto stalls = [&] { return scrape(node, "parley_write_stalls_total"); };
+  CHECK(stalls() == 0);
+
+  auto posted = fill_past_reader(node, channel, u1, reader,
+                                 [&] { return backed_up(node) >= 1 || stalls() >= 1; });
+  INFO("posted " << posted);
+  auto full = clock_type::now();
+  REQUIRE(eventually([&] { return stalls() >= 1; }, write_timeout + 5s));
+  auto waited = std::chrono::duration_cast<std::chrono::milliseconds>(clock_type::now() - full);
+  INFO("reset " << waited.count() << " ms after the socket was seen full");
+  CHECK(waited < write_timeout + 3s);
+  CHECK(u2.ended_within(5s)); // reset: no close frame could get past the stuck bytes
+  CHECK(eventually([&] { return backed_up(node) == 0; }));
+  CHECK(eventually([&] { return scrape(node, "parley_connections_open") == 1; }));
+
+  // The reader was never behind for long: it is still connected and still receives.
+  post(node, channel, u1, "after", "after the reset");
+  CHECK(eventually([&] { return reader.seen.load() == posted + 1; }));
+  CHECK(stalls() == 1);
+  CHECK(scrape(node, "parley_connections_open") == 1);
+}
+
+TEST_CASE("a wss client that stops reading is reset after write-timeout-ms while a reader keeps "
+          "receiving", "[integration][overload][tls]") {
+  // A TLS session cannot see short writes: its write gets the deadline once more is due.
+  constexpr auto write_timeout = 2000ms;
+  temp_cert cert;
+  auto args = no_rate_limits;
+  args.insert(args.end(), {"--tls.cert", cert.dir + "/cert.pem", "--tls.key",
+                           cert.dir + "/key.pem",
+                           "--write-timeout-ms=" + std::to_string(write_timeout.count())});
+  node_process node{args};
+  REQUIRE(node.base_url().rfind("https://", 0) == 0);
+  auto channel = node.create_channel("W1", "fill", {"U1", "U2", "U4"});
+  auto u1 = node_process::token("U1");
+  steady_reader reader{node, "U4"};
+  auto u2 = open_session(node, "U2"); // reads nothing after its hello_ack
+  auto stalls = [&] { return scrape(node, "parley_write_stalls_total"); };
+
+  auto posted = fill_past_reader(node, channel, u1, reader,
+                                 [&] { return backed_up(node) >= 1 || stalls() >= 1; });
+  INFO("posted " << posted);
+  auto full = clock_type::now();
+  REQUIRE(eventually([&] { return stalls() >= 1; }, write_timeout + 5s));
+  CHECK(clock_type::now() - full < write_timeout + 3s);
+  CHECK(u2.ws.wait_closed(10s));
+  CHECK_FALSE(u2.ws.close_code()); // no close frame, no close_notify: a reset
+  CHECK(eventually([&] { return backed_up(node) == 0; }));
+  CHECK(eventually([&] { return scrape(node, "parley_connections_open") == 1; }));
+
+  post(node, channel, u1, "after", "after the reset");
+  CHECK(eventually([&] { return reader.seen.load() == posted + 1; }));
+  CHECK(stalls() == 1);
 }
