@@ -205,9 +205,13 @@ struct steady_reader {
     });
   }
 
-  ~steady_reader() {
+  ~steady_reader() { halt(); }
+
+  /// Stops the thread: the session is the test's to read from then.
+  void halt() {
     stop = true;
-    thread.join();
+    if (thread.joinable())
+      thread.join();
   }
 };
 
@@ -261,22 +265,7 @@ TEST_CASE("clients that stop reading count as backed-up sockets until they disco
 
   // U4 reads everything, all the time, on its own thread: the highest seq it has seen, pushed
   // or announced by a cursor.
-  auto reader = open_session(node, "U4");
-  std::atomic<bool> stop{false};
-  std::atomic<uint64_t> seen{0};
-  std::thread reading([&] {
-    while (!stop) {
-      auto text = reader.ws.read_text(100ms);
-      if (!text)
-        continue;
-      auto f = json::parse(*text);
-      auto type = f.value("type", "");
-      auto seq = type == "message.new"      ? f.value("channel_seq", uint64_t{0})
-                 : type == "channel.cursor" ? f.value("latest_seq", uint64_t{0})
-                                            : 0;
-      seen = std::max<uint64_t>(seen.load(), seq);
-    }
-  });
+  steady_reader reader{node, "U4"};
   stalled_client u2{node, "U2"};
   stalled_client u3{node, "U3"};
 
@@ -289,13 +278,12 @@ TEST_CASE("clients that stop reading count as backed-up sockets until they disco
     REQUIRE(clock_type::now() < deadline);
     for (int i = 0; i < 20; ++i, ++posted)
       post(node, channel, u1, "fill-" + std::to_string(posted), text);
-    REQUIRE(eventually([&] { return seen.load() == posted; }, 30s));
+    REQUIRE(eventually([&] { return reader.seen.load() == posted; }, 30s));
     if (backed_up(node) >= 2 && eventually([&] { return backed_up(node) == 2; }, 2s))
       break;
   }
   INFO("posted " << posted);
-  stop = true;
-  reading.join();
+  reader.halt();
   CHECK(backed_up(node) == 2); // exactly the two stalled sockets
 
   // A disconnect fails the write in flight: its session leaves the count, the other stays.
